@@ -1,0 +1,18 @@
+//! The registry's rules, free of I/O: what an image is, which values are valid, who may see or
+//! change what, and what a list query means. Storage and HTTP both depend on this module; it
+//! depends on neither.
+
+pub mod access;
+pub mod caller;
+pub mod formats;
+pub mod image;
+pub mod input;
+pub mod member;
+pub mod query;
+pub mod status;
+pub mod timestamp;
+
+pub use caller::Caller;
+pub use image::{Image, ImageId};
+pub use status::Status;
+pub use timestamp::Timestamp;

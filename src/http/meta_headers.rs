@@ -1,0 +1,72 @@
+//! Rendering an image as `x-image-meta-*` headers, and the `Link` header of list pages.
+
+use crate::domain::Image;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// In a value needing encoding: controls, non-ASCII (always) and `%` itself, so decoding is
+/// unambiguous.
+const VALUE_SET: &AsciiSet = &CONTROLS.add(b'%');
+/// In a header name: anything but letters, digits and `-` / `_`.
+const NAME_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_');
+
+fn is_plain(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// A header value: as is when it is printable ASCII, else percent-encoded UTF-8.
+pub fn header_value(s: &str) -> HeaderValue {
+    let v = if is_plain(s) {
+        HeaderValue::from_str(s)
+    } else {
+        HeaderValue::from_str(&utf8_percent_encode(s, VALUE_SET).to_string())
+    };
+    v.unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn header_name(prefix: &str, name: &str) -> Option<HeaderName> {
+    let encoded = utf8_percent_encode(name, NAME_SET).to_string();
+    HeaderName::from_bytes(format!("{prefix}{encoded}").to_ascii_lowercase().as_bytes()).ok()
+}
+
+/// Adds the `x-image-meta-*` headers of `image` to `headers`.
+pub fn add_image_meta(headers: &mut HeaderMap, image: &Image) {
+    for (field, value) in image.meta_fields() {
+        if let Some(name) = header_name("x-image-meta-", field) {
+            headers.insert(name, header_value(&value));
+        }
+    }
+    for (k, v) in &image.properties {
+        if let Some(name) = header_name("x-image-meta-property-", k) {
+            headers.insert(name, header_value(v));
+        }
+    }
+}
+
+/// `<path?query-with-marker>; rel="next"` for a full page.
+pub fn next_link(path: &str, params: &[(String, String)], last_id: &str) -> Option<HeaderValue> {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params.iter().filter(|(k, _)| k != "marker") {
+        ser.append_pair(k, v);
+    }
+    ser.append_pair("marker", last_id);
+    HeaderValue::from_str(&format!("<{path}?{}>; rel=\"next\"", ser.finish())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_encoded_only_when_needed() {
+        assert_eq!(header_value("plain 100%"), "plain 100%");
+        assert_eq!(header_value("é\n%"), "%C3%A9%0A%25");
+    }
+
+    #[test]
+    fn link_keeps_params_and_replaces_marker() {
+        let p = vec![("limit".into(), "2".into()), ("marker".into(), "old".into()), ("name".into(), "a b".into())];
+        let l = next_link("/images/detail", &p, "abc").unwrap();
+        assert_eq!(l, "</images/detail?limit=2&name=a+b&marker=abc>; rel=\"next\"");
+    }
+}

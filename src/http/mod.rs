@@ -1,0 +1,73 @@
+//! The HTTP layer: routing, parsing, headers and error mapping. Handlers stay thin; the
+//! decisions are in [`crate::registry`] and [`crate::domain`].
+
+pub mod caller;
+pub mod error;
+mod health;
+pub mod images;
+mod members;
+pub mod meta_headers;
+mod request_log;
+
+use crate::registry::Registry;
+use crate::storage::ImageStore;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, put};
+use serde::Serialize;
+use std::sync::Arc;
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// What every handler shares.
+pub struct AppState<S> {
+    pub registry: Registry<S>,
+    pub owner_is_tenant: bool,
+    /// Serve requests without a token as admin.
+    pub noauth: bool,
+    pub max_body_bytes: usize,
+}
+
+/// A JSON response. Serialising our own types cannot fail; if it ever did, say so as a 500.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut resp = Response::new(Body::from(bytes));
+            *resp.status_mut() = status;
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp
+        }
+        Err(e) => error::error_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("serialisation failed: {e}")),
+    }
+}
+
+/// The whole API.
+pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
+    let max_body = state.max_body_bytes;
+    Router::new()
+        .route("/", get(images::list_brief::<S>))
+        .route("/images", get(images::list_brief::<S>).post(images::create::<S>))
+        .route("/images/", get(images::list_brief::<S>).post(images::create::<S>))
+        .route("/images/detail", get(images::list_detail::<S>))
+        .route(
+            "/images/{id}",
+            get(images::show::<S>)
+                .head(images::head::<S>)
+                .put(images::update::<S>)
+                .delete(images::delete::<S>),
+        )
+        .route("/images/{id}/members", get(members::list::<S>).put(members::replace::<S>))
+        .route("/images/{id}/members/{member}", put(members::add::<S>).delete(members::remove::<S>))
+        .route("/shared-images/{member}", get(members::shared::<S>))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz::<S>))
+        .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "No such resource") })
+        .with_state(state)
+        .layer(axum::middleware::map_response(error::json_errors))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn(request_log::request_id_and_log))
+}

@@ -1,0 +1,48 @@
+//! The request id (`x-openstack-request-id`) and the one log line per request.
+
+use super::caller::tenant_of;
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use std::time::Instant;
+
+const REQUEST_ID: &str = "x-openstack-request-id";
+
+/// A caller's request id is reused when it looks like one (bounded, printable, no spaces);
+/// otherwise a fresh `req-<uuid>` is made.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("req-{}", uuid::Uuid::new_v4()))
+}
+
+pub async fn request_id_and_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned());
+    let tenant = tenant_of(req.headers()).unwrap_or("-").to_owned();
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    tracing::info!(
+        target: "glimpse::access",
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        tenant = %tenant,
+        "request"
+    );
+    resp
+}

@@ -1,0 +1,13 @@
+//! glimpse: an image-metadata registry that speaks the OpenStack Glance registry (v1) API.
+//!
+//! Layers, outermost first: [`cli`] and [`config`] start things; [`http`] speaks the protocol;
+//! [`registry`] runs each use case; [`domain`] holds the rules (no I/O); [`storage`] persists.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod registry;
+pub mod server;
+pub mod storage;

@@ -1,0 +1,65 @@
+//! Persistence. The rest of glimpse sees only the [`ImageStore`] trait; the SQL backends
+//! (SQLite, PostgreSQL, MySQL/MariaDB) live behind it in [`sql`], chosen once at start-up.
+
+pub mod sql;
+
+use crate::domain::member::{Membership, SharedImage};
+use crate::domain::query::{ListQuery, Visibility};
+use crate::domain::{Caller, Image, ImageId};
+use crate::error::Result;
+use std::future::Future;
+
+/// Computes an image's next state from its current one, or refuses with an error. The store
+/// calls it inside the write transaction and may call it again if the image changed meanwhile,
+/// so it must be a pure function of its input.
+pub trait Edit: Fn(&Image) -> Result<Image> + Send + Sync {}
+impl<F: Fn(&Image) -> Result<Image> + Send + Sync> Edit for F {}
+
+/// Everything the registry needs from a database.
+pub trait ImageStore: Send + Sync + 'static {
+    /// Is the database reachable? (`/readyz`)
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Inserts a new image with its properties; `Conflict` if the id exists (even deleted).
+    fn create_image(&self, image: &Image) -> impl Future<Output = Result<()>> + Send;
+
+    /// One image with its properties, if it exists and `visibility` lets the caller see it.
+    fn get_image(&self, id: &ImageId, visibility: &Visibility) -> impl Future<Output = Result<Option<Image>>> + Send;
+
+    /// One page of images in the query's total order, after its marker. `NotFound`-free: an
+    /// unknown or invisible marker is a `BadRequest`.
+    fn list_images(&self, query: &ListQuery, with_properties: bool) -> impl Future<Output = Result<Vec<Image>>> + Send;
+
+    /// Reads the image, applies `edit`, and writes the result atomically with its properties,
+    /// only if nobody changed the image in between (compare-and-set on its version).
+    fn update_image<E: Edit>(
+        &self,
+        id: &ImageId,
+        visibility: &Visibility,
+        edit: E,
+    ) -> impl Future<Output = Result<Image>> + Send;
+
+    /// Soft-deletes the image after `check` approves its current state: the row stays (for
+    /// `changes-since`), its properties and memberships go.
+    fn delete_image<E: Edit>(
+        &self,
+        id: &ImageId,
+        visibility: &Visibility,
+        check: E,
+    ) -> impl Future<Output = Result<Image>> + Send;
+
+    /// The memberships of an image; with `only_member`, just that member's.
+    fn list_members(&self, id: &ImageId, only_member: Option<&str>) -> impl Future<Output = Result<Vec<Membership>>> + Send;
+
+    /// Adds or updates one membership (`can_share: None` keeps an existing flag, false for new).
+    fn upsert_member(&self, id: &ImageId, member: &str, can_share: Option<bool>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Removes one membership; false if there was none.
+    fn remove_member(&self, id: &ImageId, member: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Replaces all memberships of an image at once.
+    fn replace_members(&self, id: &ImageId, members: &[Membership]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Live images shared with `member` that `caller` may know about.
+    fn shared_images(&self, member: &str, caller: &Caller) -> impl Future<Output = Result<Vec<SharedImage>>> + Send;
+}

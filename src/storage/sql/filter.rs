@@ -1,0 +1,225 @@
+//! The list query compiled to SQL conditions, in one place for every backend: visibility,
+//! deleted scope, filters, the keyset predicate and the order.
+
+use super::Backend;
+use super::schema::*;
+use crate::domain::Image;
+use crate::domain::query::{DeletedScope, Filters, ListQuery, SortDir, SortKey, Visibility};
+use crate::domain::status::Status;
+use sea_query::{Cond, Condition, Expr, ExprTrait, NullOrdering, Order, Query, SelectStatement, Value};
+
+fn col(c: &'static str) -> Expr {
+    Expr::col((IMAGES, c))
+}
+
+/// `EXISTS (a live membership of this image for owner)`.
+fn member_of(owner: &str) -> Expr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::cust("1"))
+            .from(MEMBERS)
+            .and_where(Expr::col((MEMBERS, IMAGE_ID)).equals((IMAGES, ID)))
+            .and_where(Expr::col((MEMBERS, MEMBER)).eq(owner))
+            .to_owned(),
+    )
+}
+
+/// Who may see which rows. Non-admins also never see deleted rows except through
+/// `changes-since` (handled by [`deleted_scope`]).
+pub fn visibility(vis: &Visibility) -> Option<Condition> {
+    match vis {
+        Visibility::Everything => None,
+        Visibility::NonPublic => Some(Cond::all().add(col(IS_PUBLIC).eq(false))),
+        Visibility::Visible { owner } => {
+            let mut c = Cond::any().add(col(IS_PUBLIC).eq(true)).add(col(OWNER).is_null());
+            if let Some(o) = owner {
+                c = c.add(col(OWNER).eq(o.as_str())).add(member_of(o));
+            }
+            Some(c)
+        }
+        Visibility::PublicOwnShared { owner } => {
+            let mut c = Cond::any().add(col(IS_PUBLIC).eq(true));
+            if let Some(o) = owner {
+                c = c.add(col(OWNER).eq(o.as_str())).add(member_of(o));
+            }
+            Some(c)
+        }
+    }
+}
+
+/// Deleted and killed images are hidden unless asked for.
+pub fn deleted_scope(scope: DeletedScope) -> Option<Condition> {
+    match scope {
+        DeletedScope::Live => Some(
+            Cond::all()
+                .add(col(DELETED).eq(false))
+                .add(col(STATUS).ne(Status::Killed.as_str())),
+        ),
+        DeletedScope::DeletedOnly => Some(Cond::all().add(col(DELETED).eq(true))),
+        DeletedScope::All => None,
+    }
+}
+
+/// Exact-match, range and property filters.
+pub fn filters(b: Backend, f: &Filters) -> Condition {
+    let mut c = Cond::all();
+    let text = [
+        (NAME, &f.name),
+        (STATUS, &f.status),
+        (DISK_FORMAT, &f.disk_format),
+        (CONTAINER_FORMAT, &f.container_format),
+    ];
+    for (column, v) in text {
+        if let Some(v) = v {
+            c = c.add(col(column).eq(v.as_str()));
+        }
+    }
+    if let Some(v) = f.min_ram {
+        c = c.add(col(MIN_RAM).eq(v));
+    }
+    if let Some(v) = f.min_disk {
+        c = c.add(col(MIN_DISK).eq(v));
+    }
+    if let Some(v) = f.protected {
+        c = c.add(col(PROTECTED).eq(v));
+    }
+    if let Some(v) = f.size_min {
+        c = c.add(col(SIZE).gte(v));
+    }
+    if let Some(v) = f.size_max {
+        c = c.add(col(SIZE).lte(v));
+    }
+    if let Some(t) = f.changes_since {
+        c = c.add(col(UPDATED_AT).gt(b.ts(t)));
+    }
+    for (name, value) in &f.properties {
+        let mut sub = Query::select();
+        sub.expr(Expr::cust("1"))
+            .from(PROPERTIES)
+            .and_where(Expr::col((PROPERTIES, IMAGE_ID)).equals((IMAGES, ID)))
+            .and_where(Expr::col((PROPERTIES, NAME)).eq(name.as_str()))
+            .and_where(Expr::col((PROPERTIES, VALUE)).eq(value.as_str()));
+        if b == Backend::Postgres {
+            // PostgreSQL indexes a prefix of the value (a btree cannot hold 64 KiB values):
+            // this repeats the indexed expression so the planner can use it.
+            let prefix: String = value.chars().take(PG_VALUE_PREFIX).collect();
+            sub.and_where(Expr::cust(PG_VALUE_PREFIX_EXPR).eq(prefix));
+        }
+        c = c.add(Expr::exists(sub));
+    }
+    c
+}
+
+/// Must match the expression index of the PostgreSQL migration.
+const PG_VALUE_PREFIX: usize = 200;
+const PG_VALUE_PREFIX_EXPR: &str = r#"substr("image_properties"."value", 1, 200)"#;
+
+/// The columns of the total order: the sort key, then `created_at`, then `id` (each once).
+fn order_columns(key: SortKey) -> Vec<SortKey> {
+    let mut cols = vec![key];
+    for tie in [SortKey::CreatedAt, SortKey::Id] {
+        if tie != key {
+            cols.push(tie);
+        }
+    }
+    cols
+}
+
+fn column_of(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Id => ID,
+        SortKey::Name => NAME,
+        SortKey::Status => STATUS,
+        SortKey::DiskFormat => DISK_FORMAT,
+        SortKey::ContainerFormat => CONTAINER_FORMAT,
+        SortKey::Size => SIZE,
+        SortKey::CreatedAt => CREATED_AT,
+        SortKey::UpdatedAt => UPDATED_AT,
+    }
+}
+
+/// The marker image's value of a sort column; `None` for NULL.
+fn value_of(b: Backend, key: SortKey, m: &Image) -> Option<Value> {
+    match key {
+        SortKey::Id => Some(m.id.as_str().into()),
+        SortKey::Name => m.name.clone().map(Value::from),
+        SortKey::Status => Some(m.status.as_str().into()),
+        SortKey::DiskFormat => m.disk_format.clone().map(Value::from),
+        SortKey::ContainerFormat => m.container_format.clone().map(Value::from),
+        SortKey::Size => m.size.map(Value::from),
+        SortKey::CreatedAt => Some(b.ts(m.created_at)),
+        SortKey::UpdatedAt => Some(b.ts(m.updated_at)),
+    }
+}
+
+/// Rows strictly after the marker in the total order: a lexicographic comparison over
+/// (key, created_at, id) where NULL sorts before every value. A redundant range bound on the
+/// leading column lets every engine start an index scan at the marker instead of walking from
+/// the first row, so a page costs the same wherever it is.
+pub fn keyset(b: Backend, key: SortKey, dir: SortDir, marker: &Image) -> Condition {
+    let cols = order_columns(key);
+    after(b, &cols, dir, marker)
+}
+
+fn after(b: Backend, cols: &[SortKey], dir: SortDir, m: &Image) -> Condition {
+    let Some((&first, rest)) = cols.split_first() else {
+        // Equal on every column: not after.
+        return Cond::all().add(Expr::cust("1 = 0"));
+    };
+    let c = col(column_of(first));
+    let tail = || after(b, rest, dir, m);
+    match (value_of(b, first, m), dir) {
+        (None, SortDir::Asc) => Cond::any()
+            .add(c.clone().is_not_null())
+            .add(Cond::all().add(c.is_null()).add(tail())),
+        (None, SortDir::Desc) => Cond::all().add(c.is_null()).add(tail()),
+        (Some(v), SortDir::Asc) => Cond::all().add(c.clone().gte(v.clone())).add(
+            Cond::any()
+                .add(c.clone().gt(v.clone()))
+                .add(Cond::all().add(c.eq(v)).add(tail())),
+        ),
+        (Some(v), SortDir::Desc) => {
+            let strictly = Cond::any()
+                .add(c.clone().lt(v.clone()))
+                .add(Cond::all().add(c.clone().eq(v.clone())).add(tail()));
+            if first.nullable() {
+                Cond::any().add(c.clone().is_null()).add(Cond::all().add(c.lte(v)).add(strictly))
+            } else {
+                Cond::all().add(c.lte(v)).add(strictly)
+            }
+        }
+    }
+}
+
+/// ORDER BY the total order. NULLs first ascending and last descending, which is SQLite's and
+/// MySQL's natural order; PostgreSQL is told explicitly.
+pub fn order(b: Backend, stmt: &mut SelectStatement, key: SortKey, dir: SortDir) {
+    let order = match dir {
+        SortDir::Asc => Order::Asc,
+        SortDir::Desc => Order::Desc,
+    };
+    for k in order_columns(key) {
+        let c = (IMAGES, column_of(k));
+        if b == Backend::Postgres && k.nullable() {
+            let nulls = match dir {
+                SortDir::Asc => NullOrdering::First,
+                SortDir::Desc => NullOrdering::Last,
+            };
+            stmt.order_by_with_nulls(c, order.clone(), nulls);
+        } else {
+            stmt.order_by(c, order.clone());
+        }
+    }
+}
+
+/// The whole WHERE of a list query, marker excluded.
+pub fn list_condition(b: Backend, q: &ListQuery) -> Condition {
+    let mut c = Cond::all();
+    if let Some(v) = visibility(&q.visibility) {
+        c = c.add(v);
+    }
+    if let Some(d) = deleted_scope(q.deleted) {
+        c = c.add(d);
+    }
+    c.add(filters(b, &q.filters))
+}

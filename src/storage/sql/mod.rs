@@ -1,0 +1,277 @@
+//! The SQL store: one implementation of [`ImageStore`](super::ImageStore) over SQLite,
+//! PostgreSQL or MySQL/MariaDB. Statements are built once with sea-query ([`statements`],
+//! [`filter`]) and rendered for the backend picked at start-up from the database URL; the
+//! code that runs them is written once and stamped out per backend by [`ops`].
+
+pub mod filter;
+mod ops;
+mod rows;
+pub mod schema;
+pub mod statements;
+
+use crate::domain::Timestamp;
+use crate::error::Error;
+use sea_query::Value;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The database engine behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    /// Picks the backend from a URL scheme.
+    pub fn from_url(url: &str) -> Result<Self, Error> {
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+        match scheme.as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "mysql" | "mariadb" => Ok(Backend::MySql),
+            _ => Err(Error::bad_request(format!(
+                "Unsupported database URL '{}': use sqlite://, postgres:// or mysql:// (or mariadb://)",
+                redact_url(url)
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
+        }
+    }
+
+    /// A timestamp as this backend stores it.
+    pub fn ts(self, t: Timestamp) -> Value {
+        match self {
+            Backend::Sqlite => Value::String(Some(t.to_sql_text())),
+            Backend::Postgres | Backend::MySql => Value::TimeDateTime(Some(t.as_primitive())),
+        }
+    }
+
+    pub fn ts_opt(self, t: Option<Timestamp>) -> Value {
+        match (self, t) {
+            (_, Some(t)) => self.ts(t),
+            (Backend::Sqlite, None) => Value::String(None),
+            (_, None) => Value::TimeDateTime(None),
+        }
+    }
+}
+
+/// The URL with any password replaced, for logs and `config show`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it is answered 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pools {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+/// The registry's store on a SQL database.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pub(crate) pools: Pools,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
+
+impl SqlStore {
+    /// Opens a pool for `url`. The pool is lazy: the server starts even if the database is
+    /// down, answers 503 meanwhile and recovers when it returns.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, Error> {
+        let bad = |e: sqlx::Error| Error::bad_request(format!("Invalid database URL '{}': {e}", redact_url(url)));
+        let pools = match Backend::from_url(url)? {
+            Backend::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(bad)?
+                    .create_if_missing(true)
+                    // WAL lets readers run beside the writer; FULL syncs the WAL on every
+                    // commit, so an acknowledged write survives a power cut, not just a crash.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(opts)
+                    .await
+                    .map_err(Error::from)?;
+                Pools::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let opts = PgConnectOptions::from_str(url).map_err(bad)?;
+                Pools::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(settings.max_connections)
+                        .acquire_timeout(settings.acquire_timeout)
+                        .connect_lazy_with(opts),
+                )
+            }
+            Backend::MySql => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let opts = MySqlConnectOptions::from_str(&url)
+                    .map_err(bad)?
+                    .charset("utf8mb4")
+                    .collation("utf8mb4_bin");
+                Pools::MySql(
+                    MySqlPoolOptions::new()
+                        .max_connections(settings.max_connections)
+                        .acquire_timeout(settings.acquire_timeout)
+                        .connect_lazy_with(opts),
+                )
+            }
+        };
+        Ok(SqlStore { pools })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite(_) => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+            Pools::MySql(_) => Backend::MySql,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend. sqlx takes an advisory lock on
+    /// PostgreSQL and MySQL, so instances starting together apply each migration once.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let r = match &self.pools {
+            Pools::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Pools::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
+            Pools::MySql(p) => MYSQL_MIGRATIONS.run(p).await,
+        };
+        r.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
+            other => Error::Internal(format!("migration failed: {other}")),
+        })
+    }
+
+    /// Applied and pending migrations: (version, description, applied).
+    pub async fn migration_status(&self) -> Result<Vec<(i64, String, bool)>, Error> {
+        use sqlx::migrate::Migrate;
+        let migrator = match &self.pools {
+            Pools::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pools::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Pools::MySql(_) => &MYSQL_MIGRATIONS,
+        };
+        macro_rules! applied {
+            ($p:expr) => {{
+                let mut conn = $p.acquire().await?;
+                conn.ensure_migrations_table("_sqlx_migrations").await.map_err(|e| Error::Internal(e.to_string()))?;
+                conn.list_applied_migrations("_sqlx_migrations").await.map_err(|e| Error::Internal(e.to_string()))?
+            }};
+        }
+        let applied = match &self.pools {
+            Pools::Sqlite(p) => applied!(p),
+            Pools::Postgres(p) => applied!(p),
+            Pools::MySql(p) => applied!(p),
+        };
+        Ok(migrator
+            .iter()
+            .map(|m| (m.version, m.description.to_string(), applied.iter().any(|a| a.version == m.version)))
+            .collect())
+    }
+
+    /// Pool gauges: (size, idle).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match &self.pools {
+            Pools::Sqlite(p) => (p.size(), p.num_idle()),
+            Pools::Postgres(p) => (p.size(), p.num_idle()),
+            Pools::MySql(p) => (p.size(), p.num_idle()),
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite(p) => p.close().await,
+            Pools::Postgres(p) => p.close().await,
+            Pools::MySql(p) => p.close().await,
+        }
+    }
+}
+
+/// Errors worth retrying the whole transaction for: deadlocks, serialization failures, and
+/// SQLite's busy/locked answers.
+pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else { return false };
+    let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+    matches!(
+        code.as_str(),
+        // PostgreSQL: serialization_failure, deadlock_detected
+        "40001" | "40P01"
+        // MySQL/MariaDB: deadlock, lock wait timeout
+        | "1213" | "1205"
+        // SQLite: BUSY, LOCKED and their extended codes
+        | "5" | "6" | "261" | "262" | "517"
+    )
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Error::Unavailable("The image database is unavailable; try again shortly".into())
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Error::Conflict("An image with this id already exists".into())
+            }
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                // Connection-level failures reported as database errors: PostgreSQL's class 08
+                // and 57P0x (shutdown), MySQL's server-gone codes.
+                if code.starts_with("08") || code.starts_with("57P") || code == "1053" || code == "2006" || code == "2013" {
+                    tracing::warn!(error = %e, "database unavailable");
+                    return Error::Unavailable("The image database is unavailable; try again shortly".into());
+                }
+                if is_retryable(&e) {
+                    return Error::Unavailable("The image database is busy; try again shortly".into());
+                }
+                Error::Internal(format!("database error: {e}"))
+            }
+            _ => Error::Internal(format!("database error: {e}")),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The code that runs statements, written once and stamped out for each backend's pool type
+//! by `backend_ops!` (sqlx's drivers are distinct types; a macro keeps one copy of the logic
+//! without a wall of generic bounds). [`SqlStore`] dispatches to the module of its backend.
+
+use super::rows::DecodeRow;
+use super::statements as st;
+use super::{Backend, Pools, SqlStore, is_retryable};
+use crate::domain::member::{Membership, SharedImage};
+use crate::domain::query::{DeletedScope, ListQuery, Visibility};
+use crate::domain::{Caller, Image, ImageId, Timestamp};
+use crate::error::{Error, Result};
+use crate::storage::{Edit, ImageStore};
+use sea_query::{Expr, ExprTrait};
+use sea_query_sqlx::SqlxBinder;
+use sqlx::AssertSqlSafe;
+
+/// How many times a write transaction is retried after a deadlock, a serialization failure or
+/// a concurrent change, before the caller gets a 409/503.
+const WRITE_ATTEMPTS: usize = 8;
+
+/// A failed attempt: a database error (maybe retryable) or a rule the edit refused.
+enum Fail {
+    Db(sqlx::Error),
+    Rule(Error),
+    /// The row changed between our read and our write: read again.
+    Raced,
+}
+
+impl From<sqlx::Error> for Fail {
+    fn from(e: sqlx::Error) -> Self {
+        Fail::Db(e)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Rule(e)
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or runs out of tries.
+async fn retry<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Fail>>,
+{
+    for n in 0..WRITE_ATTEMPTS {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(Fail::Rule(e)) => return Err(e),
+            Err(Fail::Db(e)) if is_retryable(&e) && n + 1 < WRITE_ATTEMPTS => {
+                tracing::debug!(error = %e, attempt = n, "retrying write transaction");
+            }
+            Err(Fail::Db(e)) => return Err(e.into()),
+            Err(Fail::Raced) => {}
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2 << n.min(6))).await;
+    }
+    Err(Error::Conflict(
+        "The image is being changed by others right now; retry the request".into(),
+    ))
+}
+
+macro_rules! backend_ops {
+    ($module:ident, $db:ty, $qb:expr, $backend:expr, $begin_write:expr) => {
+        pub(super) mod $module {
+            use super::*;
+
+            type Pool = sqlx::Pool<$db>;
+            type Conn = <$db as sqlx::Database>::Connection;
+            const B: Backend = $backend;
+
+            macro_rules! q {
+                ($stmt:expr) => {{
+                    let (sql, values) = $stmt.build_sqlx($qb);
+                    sqlx::query_with(AssertSqlSafe(sql), values)
+                }};
+            }
+
+            /// Images of a SELECT, with their properties loaded in one more query.
+            async fn fetch_images(
+                conn: &mut Conn,
+                stmt: &sea_query::SelectStatement,
+                with_properties: bool,
+            ) -> Result<Vec<Image>, sqlx::Error> {
+                let rows = q!(stmt).fetch_all(&mut *conn).await?;
+                let mut images = rows.iter().map(|r| r.image()).collect::<Result<Vec<_>, _>>()?;
+                if with_properties && !images.is_empty() {
+                    let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
+                    let props = q!(st::select_properties(&ids)).fetch_all(&mut *conn).await?;
+                    let index: std::collections::HashMap<String, usize> =
+                        images.iter().enumerate().map(|(n, i)| (i.id.as_str().to_owned(), n)).collect();
+                    for row in props {
+                        let (image_id, name, value) = row.property()?;
+                        if let Some(&n) = index.get(&image_id) {
+                            images[n].properties.insert(name, value);
+                        }
+                    }
+                }
+                Ok(images)
+            }
+
+            async fn fetch_one(conn: &mut Conn, id: &ImageId, vis: &Visibility) -> Result<Option<Image>, sqlx::Error> {
+                let mut v = fetch_images(conn, &st::select_image(id, vis), true).await?;
+                Ok(v.pop())
+            }
+
+            async fn write_properties(conn: &mut Conn, image: &Image) -> Result<(), sqlx::Error> {
+                q!(st::delete_properties(&image.id)).execute(&mut *conn).await?;
+                if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
+                    q!(ins).execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
+            pub async fn ping(pool: &Pool) -> Result<()> {
+                sqlx::query("SELECT 1").execute(pool).await?;
+                Ok(())
+            }
+
+            pub async fn create_image(pool: &Pool, image: &Image) -> Result<()> {
+                retry(|| async {
+                    let mut tx = pool.begin_with($begin_write).await?;
+                    q!(st::insert_image(B, image)).execute(&mut *tx).await?;
+                    if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
+                        q!(ins).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                })
+                .await
+            }
+
+            pub async fn get_image(pool: &Pool, id: &ImageId, vis: &Visibility) -> Result<Option<Image>> {
+                let mut conn = pool.acquire().await?;
+                Ok(fetch_one(&mut conn, id, vis).await?)
+            }
+
+            pub async fn list_images(pool: &Pool, query: &ListQuery, with_properties: bool) -> Result<Vec<Image>> {
+                let mut conn = pool.acquire().await?;
+                let marker = match &query.marker {
+                    None => None,
+                    Some(m) => {
+                        // The marker must be an image this caller could page through.
+                        let vis = match &query.visibility {
+                            Visibility::Visible { owner } => Visibility::Visible { owner: owner.clone() },
+                            _ => Visibility::Everything,
+                        };
+                        let mut sel = st::select_image(m, &Visibility::Everything);
+                        if let Some(c) = super::super::filter::visibility(&vis) {
+                            sel.cond_where(c);
+                        }
+                        if matches!(vis, Visibility::Visible { .. }) && query.deleted != DeletedScope::All {
+                            sel.and_where(Expr::col((super::super::schema::IMAGES, super::super::schema::DELETED)).eq(false));
+                        }
+                        let found = fetch_images(&mut conn, &sel, false).await?.pop();
+                        Some(found.ok_or_else(|| Error::bad_request("Invalid marker: no image with that id is visible to you"))?)
+                    }
+                };
+                if query.limit == 0 {
+                    return Ok(Vec::new());
+                }
+                Ok(fetch_images(&mut conn, &st::list_images(B, query, marker.as_ref()), with_properties).await?)
+            }
+
+            pub async fn update_image<E: Edit>(pool: &Pool, id: &ImageId, vis: &Visibility, edit: E) -> Result<Image> {
+                retry(|| async {
+                    let mut tx = pool.begin_with($begin_write).await?;
+                    let current = fetch_one(&mut tx, id, vis).await?.ok_or_else(Error::image_not_found)?;
+                    let next = edit(&current)?;
+                    let done = q!(st::update_image(B, &next, current.version)).execute(&mut *tx).await?;
+                    if done.rows_affected() != 1 {
+                        return Err(Fail::Raced);
+                    }
+                    if next.properties != current.properties {
+                        write_properties(&mut tx, &next).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(next)
+                })
+                .await
+            }
+
+            pub async fn delete_image<E: Edit>(pool: &Pool, id: &ImageId, vis: &Visibility, check: E) -> Result<Image> {
+                retry(|| async {
+                    let mut tx = pool.begin_with($begin_write).await?;
+                    let current = fetch_one(&mut tx, id, vis).await?.ok_or_else(Error::image_not_found)?;
+                    let mut next = check(&current)?;
+                    next.properties.clear();
+                    let done = q!(st::update_image(B, &next, current.version)).execute(&mut *tx).await?;
+                    if done.rows_affected() != 1 {
+                        return Err(Fail::Raced);
+                    }
+                    q!(st::delete_properties(id)).execute(&mut *tx).await?;
+                    q!(st::delete_members(id, None)).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(next)
+                })
+                .await
+            }
+
+            pub async fn list_members(pool: &Pool, id: &ImageId, only: Option<&str>) -> Result<Vec<Membership>> {
+                let rows = q!(st::select_members(id, only)).fetch_all(pool).await?;
+                Ok(rows.iter().map(|r| r.membership()).collect::<Result<_, _>>()?)
+            }
+
+            pub async fn upsert_member(pool: &Pool, id: &ImageId, member: &str, can_share: Option<bool>) -> Result<()> {
+                retry(|| async {
+                    let now = Timestamp::now();
+                    let mut tx = pool.begin_with($begin_write).await?;
+                    q!(st::upsert_member(B, id, member, can_share, now)).execute(&mut *tx).await?;
+                    q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+                .await
+            }
+
+            pub async fn remove_member(pool: &Pool, id: &ImageId, member: &str) -> Result<bool> {
+                retry(|| async {
+                    let mut tx = pool.begin_with($begin_write).await?;
+                    let gone = q!(st::delete_members(id, Some(member))).execute(&mut *tx).await?.rows_affected();
+                    if gone > 0 {
+                        q!(st::touch_image(B, id, Timestamp::now())).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(gone > 0)
+                })
+                .await
+            }
+
+            pub async fn replace_members(pool: &Pool, id: &ImageId, members: &[Membership]) -> Result<()> {
+                retry(|| async {
+                    let now = Timestamp::now();
+                    let mut tx = pool.begin_with($begin_write).await?;
+                    let existing: Vec<Membership> = q!(st::select_members(id, None))
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(|r| r.membership())
+                        .collect::<Result<_, _>>()?;
+                    for old in &existing {
+                        if !members.iter().any(|m| m.member_id == old.member_id) {
+                            q!(st::delete_members(id, Some(&old.member_id))).execute(&mut *tx).await?;
+                        }
+                    }
+                    for m in members {
+                        q!(st::upsert_member(B, id, &m.member_id, Some(m.can_share), now)).execute(&mut *tx).await?;
+                    }
+                    q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+                .await
+            }
+
+            pub async fn shared_images(pool: &Pool, member: &str, caller: &Caller) -> Result<Vec<SharedImage>> {
+                let stmt = st::select_shared(member, caller.owner.as_deref(), caller.is_admin);
+                let rows = q!(stmt).fetch_all(pool).await?;
+                Ok(rows.iter().map(|r| r.shared()).collect::<Result<_, _>>()?)
+            }
+        }
+    };
+}
+
+// SQLite takes the write lock when the transaction starts (BEGIN IMMEDIATE): a deferred
+// transaction that reads and then writes fails outright if another writer got there first.
+backend_ops!(sqlite, sqlx::Sqlite, sea_query::SqliteQueryBuilder, Backend::Sqlite, "BEGIN IMMEDIATE");
+backend_ops!(postgres, sqlx::Postgres, sea_query::PostgresQueryBuilder, Backend::Postgres, "BEGIN");
+backend_ops!(mysql, sqlx::MySql, sea_query::MysqlQueryBuilder, Backend::MySql, "BEGIN");
+
+/// Calls the same operation on whichever backend this store runs.
+macro_rules! dispatch {
+    ($self:ident, $op:ident ( $($arg:expr),* )) => {
+        match &$self.pools {
+            Pools::Sqlite(p) => sqlite::$op(p, $($arg),*).await,
+            Pools::Postgres(p) => postgres::$op(p, $($arg),*).await,
+            Pools::MySql(p) => mysql::$op(p, $($arg),*).await,
+        }
+    };
+}
+
+impl ImageStore for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        dispatch!(self, ping())
+    }
+
+    async fn create_image(&self, image: &Image) -> Result<()> {
+        dispatch!(self, create_image(image))
+    }
+
+    async fn get_image(&self, id: &ImageId, vis: &Visibility) -> Result<Option<Image>> {
+        dispatch!(self, get_image(id, vis))
+    }
+
+    async fn list_images(&self, query: &ListQuery, with_properties: bool) -> Result<Vec<Image>> {
+        dispatch!(self, list_images(query, with_properties))
+    }
+
+    async fn update_image<E: Edit>(&self, id: &ImageId, vis: &Visibility, edit: E) -> Result<Image> {
+        dispatch!(self, update_image(id, vis, edit))
+    }
+
+    async fn delete_image<E: Edit>(&self, id: &ImageId, vis: &Visibility, check: E) -> Result<Image> {
+        dispatch!(self, delete_image(id, vis, check))
+    }
+
+    async fn list_members(&self, id: &ImageId, only_member: Option<&str>) -> Result<Vec<Membership>> {
+        dispatch!(self, list_members(id, only_member))
+    }
+
+    async fn upsert_member(&self, id: &ImageId, member: &str, can_share: Option<bool>) -> Result<()> {
+        dispatch!(self, upsert_member(id, member, can_share))
+    }
+
+    async fn remove_member(&self, id: &ImageId, member: &str) -> Result<bool> {
+        dispatch!(self, remove_member(id, member))
+    }
+
+    async fn replace_members(&self, id: &ImageId, members: &[Membership]) -> Result<()> {
+        dispatch!(self, replace_members(id, members))
+    }
+
+    async fn shared_images(&self, member: &str, caller: &Caller) -> Result<Vec<SharedImage>> {
+        dispatch!(self, shared_images(member, caller))
+    }
+}

@@ -1,0 +1,36 @@
+//! Table and column names, in one place.
+
+pub const IMAGES: &str = "images";
+pub const ID: &str = "id";
+pub const NAME: &str = "name";
+pub const STATUS: &str = "status";
+pub const DISK_FORMAT: &str = "disk_format";
+pub const CONTAINER_FORMAT: &str = "container_format";
+pub const SIZE: &str = "size";
+pub const VIRTUAL_SIZE: &str = "virtual_size";
+pub const CHECKSUM: &str = "checksum";
+pub const MIN_DISK: &str = "min_disk";
+pub const MIN_RAM: &str = "min_ram";
+pub const IS_PUBLIC: &str = "is_public";
+pub const PROTECTED: &str = "protected";
+pub const OWNER: &str = "owner";
+pub const LOCATION: &str = "location";
+pub const CREATED_AT: &str = "created_at";
+pub const UPDATED_AT: &str = "updated_at";
+pub const DELETED_AT: &str = "deleted_at";
+pub const DELETED: &str = "deleted";
+pub const VERSION: &str = "version";
+
+/// Every column of `images`, in the order rows are decoded.
+pub const IMAGE_COLUMNS: [&str; 19] = [
+    ID, NAME, STATUS, DISK_FORMAT, CONTAINER_FORMAT, SIZE, VIRTUAL_SIZE, CHECKSUM, MIN_DISK, MIN_RAM,
+    IS_PUBLIC, PROTECTED, OWNER, LOCATION, CREATED_AT, UPDATED_AT, DELETED_AT, DELETED, VERSION,
+];
+
+pub const PROPERTIES: &str = "image_properties";
+pub const IMAGE_ID: &str = "image_id";
+pub const VALUE: &str = "value";
+
+pub const MEMBERS: &str = "image_members";
+pub const MEMBER: &str = "member";
+pub const CAN_SHARE: &str = "can_share";

@@ -1,0 +1,194 @@
+//! The SQL statements of the registry, built once with sea-query and rendered per backend.
+
+use super::Backend;
+use super::filter;
+use super::schema::*;
+use crate::domain::image::Properties;
+use crate::domain::query::{ListQuery, Visibility};
+use crate::domain::{Image, ImageId, Timestamp};
+use sea_query::{
+    DeleteStatement, Expr, ExprTrait, InsertStatement, OnConflict, Query, SelectStatement, SimpleExpr,
+    UpdateStatement, Value,
+};
+
+fn image_values(b: Backend, i: &Image) -> Vec<(&'static str, SimpleExpr)> {
+    let v = |x: Value| -> SimpleExpr { x.into() };
+    vec![
+        (NAME, v(i.name.clone().into())),
+        (STATUS, v(i.status.as_str().into())),
+        (DISK_FORMAT, v(i.disk_format.clone().into())),
+        (CONTAINER_FORMAT, v(i.container_format.clone().into())),
+        (SIZE, v(i.size.into())),
+        (VIRTUAL_SIZE, v(i.virtual_size.into())),
+        (CHECKSUM, v(i.checksum.clone().into())),
+        (MIN_DISK, v(i.min_disk.into())),
+        (MIN_RAM, v(i.min_ram.into())),
+        (IS_PUBLIC, v(i.is_public.into())),
+        (PROTECTED, v(i.protected.into())),
+        (OWNER, v(i.owner.clone().into())),
+        (LOCATION, v(i.location.clone().into())),
+        (CREATED_AT, v(b.ts(i.created_at))),
+        (UPDATED_AT, v(b.ts(i.updated_at))),
+        (DELETED_AT, v(b.ts_opt(i.deleted_at))),
+        (DELETED, v(i.deleted.into())),
+        (VERSION, v(i.version.into())),
+    ]
+}
+
+pub fn insert_image(b: Backend, i: &Image) -> InsertStatement {
+    let vals = image_values(b, i);
+    let mut cols = vec![ID];
+    cols.extend(vals.iter().map(|(c, _)| *c));
+    let mut exprs: Vec<SimpleExpr> = vec![i.id.as_str().into()];
+    exprs.extend(vals.into_iter().map(|(_, e)| e));
+    Query::insert().into_table(IMAGES).columns(cols).values_panic(exprs).to_owned()
+}
+
+/// Writes every column of `next`, only if the row still has `expected_version`.
+pub fn update_image(b: Backend, next: &Image, expected_version: i64) -> UpdateStatement {
+    Query::update()
+        .table(IMAGES)
+        .values(image_values(b, next))
+        .and_where(Expr::col(ID).eq(next.id.as_str()))
+        .and_where(Expr::col(VERSION).eq(expected_version))
+        .to_owned()
+}
+
+/// Bumps the version (and `updated_at`) of an image whose memberships changed, so that its
+/// ETag and `changes-since` see the change.
+pub fn touch_image(b: Backend, id: &ImageId, now: Timestamp) -> UpdateStatement {
+    Query::update()
+        .table(IMAGES)
+        .value(VERSION, Expr::col(VERSION).add(1))
+        .value(UPDATED_AT, b.ts(now))
+        .and_where(Expr::col(ID).eq(id.as_str()))
+        .to_owned()
+}
+
+fn select_images() -> SelectStatement {
+    Query::select()
+        .columns(IMAGE_COLUMNS.map(|c| (IMAGES, c)))
+        .from(IMAGES)
+        .to_owned()
+}
+
+/// One image by id, if visible. Non-admins never see deleted rows this way.
+pub fn select_image(id: &ImageId, vis: &Visibility) -> SelectStatement {
+    let mut s = select_images();
+    s.and_where(Expr::col((IMAGES, ID)).eq(id.as_str()));
+    if let Some(v) = filter::visibility(vis) {
+        s.cond_where(v);
+    }
+    if matches!(vis, Visibility::Visible { .. }) {
+        s.and_where(Expr::col((IMAGES, DELETED)).eq(false));
+    }
+    s
+}
+
+/// A page of a list query, after `marker` (already resolved to its image).
+pub fn list_images(b: Backend, q: &ListQuery, marker: Option<&Image>) -> SelectStatement {
+    let mut s = select_images();
+    s.cond_where(filter::list_condition(b, q));
+    if let Some(m) = marker {
+        s.cond_where(filter::keyset(b, q.sort_key, q.sort_dir, m));
+    }
+    filter::order(b, &mut s, q.sort_key, q.sort_dir);
+    s.limit(q.limit);
+    s
+}
+
+/// The properties of a whole page of images in one query.
+pub fn select_properties(ids: &[&str]) -> SelectStatement {
+    Query::select()
+        .columns([IMAGE_ID, NAME, VALUE])
+        .from(PROPERTIES)
+        .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
+        .to_owned()
+}
+
+pub fn delete_properties(id: &ImageId) -> DeleteStatement {
+    Query::delete()
+        .from_table(PROPERTIES)
+        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
+        .to_owned()
+}
+
+/// Inserts all of `props`; `None` when there are none (an empty INSERT is invalid SQL).
+pub fn insert_properties(id: &ImageId, props: &Properties) -> Option<InsertStatement> {
+    if props.is_empty() {
+        return None;
+    }
+    let mut ins = Query::insert();
+    ins.into_table(PROPERTIES).columns([IMAGE_ID, NAME, VALUE]);
+    for (k, v) in props {
+        ins.values_panic([id.as_str().into(), k.as_str().into(), v.as_str().into()]);
+    }
+    Some(ins)
+}
+
+pub fn select_members(id: &ImageId, only_member: Option<&str>) -> SelectStatement {
+    let mut s = Query::select();
+    s.columns([MEMBER, CAN_SHARE])
+        .from(MEMBERS)
+        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
+        .order_by(MEMBER, sea_query::Order::Asc);
+    if let Some(m) = only_member {
+        s.and_where(Expr::col(MEMBER).eq(m));
+    }
+    s
+}
+
+pub fn delete_members(id: &ImageId, only_member: Option<&str>) -> DeleteStatement {
+    let mut d = Query::delete();
+    d.from_table(MEMBERS).and_where(Expr::col(IMAGE_ID).eq(id.as_str()));
+    if let Some(m) = only_member {
+        d.and_where(Expr::col(MEMBER).eq(m));
+    }
+    d
+}
+
+/// Adds a membership, or updates `can_share` of an existing one (when given).
+pub fn upsert_member(b: Backend, id: &ImageId, member: &str, can_share: Option<bool>, now: Timestamp) -> InsertStatement {
+    let mut on_conflict = OnConflict::columns([IMAGE_ID, MEMBER]);
+    match can_share {
+        Some(_) => on_conflict.update_columns([CAN_SHARE, UPDATED_AT]),
+        None => on_conflict.update_column(UPDATED_AT),
+    };
+    Query::insert()
+        .into_table(MEMBERS)
+        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT])
+        .values_panic([
+            id.as_str().into(),
+            member.into(),
+            can_share.unwrap_or(false).into(),
+            b.ts(now).into(),
+            b.ts(now).into(),
+        ])
+        .on_conflict(on_conflict)
+        .to_owned()
+}
+
+/// Memberships of `member` in live images, limited to rows the caller may know about: admins
+/// see all; others only their own memberships and those of images they own.
+pub fn select_shared(member: &str, caller_owner: Option<&str>, is_admin: bool) -> SelectStatement {
+    let mut s = Query::select();
+    s.column((MEMBERS, IMAGE_ID))
+        .column((MEMBERS, CAN_SHARE))
+        .from(MEMBERS)
+        .inner_join(IMAGES, Expr::col((IMAGES, ID)).equals((MEMBERS, IMAGE_ID)))
+        .and_where(Expr::col((MEMBERS, MEMBER)).eq(member))
+        .and_where(Expr::col((IMAGES, DELETED)).eq(false))
+        .order_by((MEMBERS, IMAGE_ID), sea_query::Order::Asc);
+    if !is_admin {
+        match caller_owner {
+            Some(me) if me == member => {}
+            Some(me) => {
+                s.and_where(Expr::col((IMAGES, OWNER)).eq(me));
+            }
+            None => {
+                s.and_where(Expr::cust("1 = 0"));
+            }
+        }
+    }
+    s
+}
