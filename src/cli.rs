@@ -9,7 +9,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "glimpse", version, about = "An image-metadata registry speaking the OpenStack Glance registry (v1) API")]
+#[command(
+    name = "glimpse",
+    version,
+    about = "An image-metadata registry speaking the OpenStack Glance registry (v1) API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -28,7 +32,11 @@ pub struct ServeArgs {
     pub bind: SocketAddr,
 
     /// Database URL: sqlite://FILE, postgres://USER@HOST/DB or mysql://USER@HOST/DB.
-    #[arg(long = "database", env = "GLIMPSE_DATABASE_URL", default_value = "sqlite://glimpse.db")]
+    #[arg(
+        long = "database",
+        env = "GLIMPSE_DATABASE_URL",
+        default_value = "sqlite://glimpse.db"
+    )]
     pub database: String,
 
     /// Largest page a list may return, whatever `limit` asks for.

@@ -6,7 +6,9 @@ use crate::storage::sql::PoolSettings;
 use std::net::SocketAddr;
 
 /// Whether a request without `X-Auth-Token` is served as an admin (the reference's "noauth").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NoAuth {
     /// Allowed on a loopback address; refused at start on any other (choose explicitly).

@@ -17,7 +17,11 @@ impl Precondition {
     fn check(&self, image: &Image) -> Result<()> {
         let Some(tags) = &self.0 else { return Ok(()) };
         let current = image.etag();
-        if tags.split(',').map(str::trim).any(|t| t == "*" || t == current) {
+        if tags
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t == current)
+        {
             Ok(())
         } else {
             Err(Error::PreconditionFailed(format!(
@@ -39,10 +43,19 @@ fn parse_id(id: &str) -> Result<ImageId> {
 
 impl<S: ImageStore> Registry<S> {
     pub fn new(store: S, rules: Rules, limits: PageLimits) -> Self {
-        Registry { store, rules, limits }
+        Registry {
+            store,
+            rules,
+            limits,
+        }
     }
 
-    pub async fn list(&self, caller: &Caller, params: &[(String, String)], detail: bool) -> Result<(ListQuery, Vec<Image>)> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        params: &[(String, String)],
+        detail: bool,
+    ) -> Result<(ListQuery, Vec<Image>)> {
         let query = ListQuery::parse(params, caller, self.limits)?;
         let images = self.store.list_images(&query, detail).await?;
         Ok((query, images))
@@ -63,7 +76,14 @@ impl<S: ImageStore> Registry<S> {
         Ok(image)
     }
 
-    pub async fn update(&self, caller: &Caller, id: &str, body: &[u8], purge_props: bool, pre: &Precondition) -> Result<Image> {
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: &[u8],
+        purge_props: bool,
+        pre: &Precondition,
+    ) -> Result<Image> {
         let id = parse_id(id)?;
         let parsed = parse_image_body(body, &self.rules, false)?;
         let edit = |current: &Image| {
@@ -77,9 +97,17 @@ impl<S: ImageStore> Registry<S> {
                     current.status, expected
                 )));
             }
-            current.updated(parsed.image.clone(), purge_props, caller, Timestamp::now(), &self.rules)
+            current.updated(
+                parsed.image.clone(),
+                purge_props,
+                caller,
+                Timestamp::now(),
+                &self.rules,
+            )
         };
-        self.store.update_image(&id, &Visibility::for_reading(caller), edit).await
+        self.store
+            .update_image(&id, &Visibility::for_reading(caller), edit)
+            .await
     }
 
     pub async fn delete(&self, caller: &Caller, id: &str, pre: &Precondition) -> Result<Image> {
@@ -96,7 +124,9 @@ impl<S: ImageStore> Registry<S> {
             next.version += 1;
             Ok(next)
         };
-        self.store.delete_image(&id, &Visibility::for_reading(caller), check).await
+        self.store
+            .delete_image(&id, &Visibility::for_reading(caller), check)
+            .await
     }
 
     /// The image, if the caller can see it and it is not deleted: members only exist on live
@@ -143,12 +173,20 @@ impl<S: ImageStore> Registry<S> {
         self.store.replace_members(&image.id, &members).await
     }
 
-    pub async fn add_member(&self, caller: &Caller, id: &str, member_id: &str, body: &[u8]) -> Result<()> {
+    pub async fn add_member(
+        &self,
+        caller: &Caller,
+        id: &str,
+        member_id: &str,
+        body: &[u8],
+    ) -> Result<()> {
         let image = self.live_image(caller, id).await?;
         self.check_share(caller, &image).await?;
         member::check_member_id(member_id)?;
         let can_share = member::parse_member_body(body)?;
-        self.store.upsert_member(&image.id, member_id, can_share).await
+        self.store
+            .upsert_member(&image.id, member_id, can_share)
+            .await
     }
 
     pub async fn remove_member(&self, caller: &Caller, id: &str, member_id: &str) -> Result<()> {
@@ -157,11 +195,17 @@ impl<S: ImageStore> Registry<S> {
         if self.store.remove_member(&image.id, member_id).await? {
             Ok(())
         } else {
-            Err(Error::NotFound(format!("Image is not shared with member '{member_id}'")))
+            Err(Error::NotFound(format!(
+                "Image is not shared with member '{member_id}'"
+            )))
         }
     }
 
-    pub async fn shared_images(&self, caller: &Caller, member_id: &str) -> Result<Vec<SharedImage>> {
+    pub async fn shared_images(
+        &self,
+        caller: &Caller,
+        member_id: &str,
+    ) -> Result<Vec<SharedImage>> {
         self.store.shared_images(member_id, caller).await
     }
 }

@@ -21,7 +21,11 @@ pub fn check_can_modify(image: &Image, caller: &Caller) -> Result<(), Error> {
 
 /// Memberships may be changed by the owner, an admin, or a member allowed to share.
 /// `my_can_share` is the caller's own membership flag, if the caller is a member.
-pub fn check_can_share(image: &Image, caller: &Caller, my_can_share: Option<bool>) -> Result<(), Error> {
+pub fn check_can_share(
+    image: &Image,
+    caller: &Caller,
+    my_can_share: Option<bool>,
+) -> Result<(), Error> {
     if caller.is_admin {
         return Ok(());
     }

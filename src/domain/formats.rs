@@ -9,8 +9,16 @@ const AMAZON: [&str; 3] = ["ami", "ari", "aki"];
 pub const DEFAULT_DISK_FORMATS: [&str; 11] = [
     "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop",
 ];
-pub const DEFAULT_CONTAINER_FORMATS: [&str; 8] =
-    ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"];
+pub const DEFAULT_CONTAINER_FORMATS: [&str; 8] = [
+    "ami",
+    "ari",
+    "aki",
+    "bare",
+    "ovf",
+    "ova",
+    "docker",
+    "compressed",
+];
 
 /// The formats this registry accepts (configurable, as in Glance).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -93,28 +93,44 @@ pub struct ImageBody {
 /// Parses a request body. `for_create` decides whether an `id` is read (updates ignore it).
 pub fn parse_image_body(body: &[u8], rules: &Rules, for_create: bool) -> Result<ImageBody, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::bad_request("The request body is empty: expected {\"image\": {...}}"));
+        return Err(Error::bad_request(
+            "The request body is empty: expected {\"image\": {...}}",
+        ));
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request(format!("The request body is not valid JSON: {e}")))?;
     let Value::Object(mut top) = value else {
-        return Err(Error::bad_request("The request body must be a JSON object {\"image\": {...}}"));
+        return Err(Error::bad_request(
+            "The request body must be a JSON object {\"image\": {...}}",
+        ));
     };
     let from_state = match top.remove("from_state") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.parse::<Status>().map_err(|_| {
-            Error::bad_request(format!("Invalid from_state '{s}': it must be an image status"))
+            Error::bad_request(format!(
+                "Invalid from_state '{s}': it must be an image status"
+            ))
         })?),
-        Some(_) => return Err(Error::bad_request("from_state must be a string (an image status) or null")),
+        Some(_) => {
+            return Err(Error::bad_request(
+                "from_state must be a string (an image status) or null",
+            ));
+        }
     };
     let Some(Value::Object(fields)) = top.remove("image") else {
-        return Err(Error::bad_request("The request body must have an \"image\" object"));
+        return Err(Error::bad_request(
+            "The request body must have an \"image\" object",
+        ));
     };
     let image = parse_fields(fields, rules, for_create)?;
     Ok(ImageBody { image, from_state })
 }
 
-fn parse_fields(mut f: Map<String, Value>, rules: &Rules, for_create: bool) -> Result<ImageInput, Error> {
+fn parse_fields(
+    mut f: Map<String, Value>,
+    rules: &Rules,
+    for_create: bool,
+) -> Result<ImageInput, Error> {
     let mut input = ImageInput::default();
     if for_create {
         input.id = match f.remove("id") {
@@ -163,7 +179,9 @@ fn parse_fields(mut f: Map<String, Value>, rules: &Rules, for_create: bool) -> R
 
 fn no_nul(field: &str, s: &str) -> Result<(), Error> {
     if s.contains('\0') {
-        return Err(Error::bad_request(format!("{field} must not contain NUL characters")));
+        return Err(Error::bad_request(format!(
+            "{field} must not contain NUL characters"
+        )));
     }
     Ok(())
 }
@@ -181,7 +199,9 @@ fn string(f: &mut Map<String, Value>, field: &str, max: usize) -> Result<Field<S
             }
             Ok(Field::Set(s))
         }
-        Some(_) => Err(Error::bad_request(format!("{field} must be a string or null"))),
+        Some(_) => Err(Error::bad_request(format!(
+            "{field} must be a string or null"
+        ))),
     }
 }
 
@@ -194,9 +214,19 @@ fn integer(f: &mut Map<String, Value>, field: &str) -> Result<Field<i64>, Error>
     match f.remove(field) {
         None => Ok(Field::Absent),
         Some(Value::Null) => Ok(Field::Null),
-        Some(Value::Number(n)) => n.as_i64().filter(|v| *v >= 0).map(Field::Set).ok_or_else(bad),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .filter(|v| *v >= 0)
+            .map(Field::Set)
+            .ok_or_else(bad),
         // Older API servers forwarded header values as strings.
-        Some(Value::String(s)) => s.trim().parse::<i64>().ok().filter(|v| *v >= 0).map(Field::Set).ok_or_else(bad),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 0)
+            .map(Field::Set)
+            .ok_or_else(bad),
         Some(_) => Err(bad()),
     }
 }
@@ -208,7 +238,9 @@ pub fn parse_bool(field: &str, v: &Value) -> Result<bool, Error> {
         Value::Bool(b) => Ok(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(Error::bad_request(format!("{field} must be a boolean (true or false)"))),
+        _ => Err(Error::bad_request(format!(
+            "{field} must be a boolean (true or false)"
+        ))),
     }
 }
 
@@ -239,7 +271,11 @@ fn parse_properties(v: Value, rules: &Rules) -> Result<Properties, Error> {
             })
             .collect::<Result<_, _>>()?,
         Value::Null => Vec::new(),
-        _ => return Err(Error::bad_request("properties must be an object of string values")),
+        _ => {
+            return Err(Error::bad_request(
+                "properties must be an object of string values",
+            ));
+        }
     };
     if pairs.len() > rules.max_properties {
         return Err(Error::TooLarge(format!(
@@ -275,7 +311,10 @@ fn parse_properties(v: Value, rules: &Rules) -> Result<Properties, Error> {
 
 /// Checks the rules that span fields, on the image as it would be stored.
 fn check_image(image: &Image, rules: &Rules) -> Result<(), Error> {
-    Formats::check_pair(image.disk_format.as_deref(), image.container_format.as_deref())?;
+    Formats::check_pair(
+        image.disk_format.as_deref(),
+        image.container_format.as_deref(),
+    )?;
     if image.properties.len() > rules.max_properties {
         return Err(Error::TooLarge(format!(
             "Too many properties: at most {} are allowed per image",
@@ -287,7 +326,12 @@ fn check_image(image: &Image, rules: &Rules) -> Result<(), Error> {
 
 impl Image {
     /// A new image from a create request. The owner is the caller's; only admins may choose it.
-    pub fn create(input: ImageInput, caller: &Caller, now: Timestamp, rules: &Rules) -> Result<Image, Error> {
+    pub fn create(
+        input: ImageInput,
+        caller: &Caller,
+        now: Timestamp,
+        rules: &Rules,
+    ) -> Result<Image, Error> {
         let owner = if caller.is_admin {
             input.owner.apply(caller.owner.clone())
         } else {
@@ -370,14 +414,22 @@ mod tests {
 
     fn create(body: &str) -> Result<Image, Error> {
         let b = parse(body)?;
-        Image::create(b.image, &Caller::anonymous_admin(), Timestamp::now(), &Rules::default())
+        Image::create(
+            b.image,
+            &Caller::anonymous_admin(),
+            Timestamp::now(),
+            &Rules::default(),
+        )
     }
 
     #[test]
     fn defaults_on_create() {
         let img = create(r#"{"image": {"name": "x"}}"#).unwrap();
         assert_eq!(img.status, Status::Active);
-        assert_eq!((img.min_disk, img.min_ram, img.is_public, img.protected), (0, 0, false, false));
+        assert_eq!(
+            (img.min_disk, img.min_ram, img.is_public, img.protected),
+            (0, 0, false, false)
+        );
         assert!(img.properties.is_empty());
         assert_eq!(img.id.as_str().len(), 36);
     }
@@ -392,7 +444,10 @@ mod tests {
             (r#"{"image": {"status": ""}}"#, "status"),
             (r#"{"image": {"status": null}}"#, "status"),
             (r#"{"image": {"disk_format": ""}}"#, "disk_format"),
-            (r#"{"image": {"container_format": "zip"}}"#, "container_format"),
+            (
+                r#"{"image": {"container_format": "zip"}}"#,
+                "container_format",
+            ),
             (r#"{"image": {"id": "not-a-uuid"}}"#, "id"),
             (r#"{"image": {"size": -1}}"#, "size"),
             (r#"{"image": {"size": 1.5}}"#, "size"),
@@ -400,13 +455,19 @@ mod tests {
             (r#"{"image": {"min_ram": -5}}"#, "min_ram"),
             (r#"{"image": {"is_public": "yes"}}"#, "is_public"),
             (r#"{"image": {"is_public": 1}}"#, "is_public"),
-            (r#"{"image": {"checksum": "0123456789012345678901234567890123"}}"#, "checksum"),
+            (
+                r#"{"image": {"checksum": "0123456789012345678901234567890123"}}"#,
+                "checksum",
+            ),
             (r#"{"image": {"properties": {"a": 1}}}"#, "property"),
             (r#"{"image": {"properties": {"a": null}}}"#, "property"),
             (r#"{"image": {"properties": {"": "v"}}}"#, "property name"),
             (r#"{"image": {"properties": "x"}}"#, "properties"),
             (r#"{"image": {"name": "a\u0000b"}}"#, "NUL"),
-            (r#"{"image": {"disk_format": "ami", "container_format": "bare"}}"#, "ami"),
+            (
+                r#"{"image": {"disk_format": "ami", "container_format": "bare"}}"#,
+                "ami",
+            ),
             (r#"{"image": {"disk_format": "aki"}}"#, "aki"),
         ];
         for (body, needle) in cases {
@@ -457,8 +518,14 @@ mod tests {
         let img = create(r#"{"image": {"properties": {"a": "1", "b": "2"}}}"#).unwrap();
         let upd = |body: &str, purge: bool| {
             let b = parse_image_body(body.as_bytes(), &Rules::default(), false).unwrap();
-            img.updated(b.image, purge, &Caller::anonymous_admin(), Timestamp::now(), &Rules::default())
-                .unwrap()
+            img.updated(
+                b.image,
+                purge,
+                &Caller::anonymous_admin(),
+                Timestamp::now(),
+                &Rules::default(),
+            )
+            .unwrap()
         };
         let merged = upd(r#"{"image": {"properties": {"b": "3", "c": "4"}}}"#, false);
         assert_eq!(merged.properties.len(), 3);
@@ -472,9 +539,21 @@ mod tests {
 
     #[test]
     fn update_checks_the_resulting_format_pair() {
-        let img = create(r#"{"image": {"disk_format": "ami", "container_format": "ami"}}"#).unwrap();
-        let b = parse_image_body(br#"{"image": {"disk_format": "raw"}}"#, &Rules::default(), false).unwrap();
-        let r = img.updated(b.image, false, &Caller::anonymous_admin(), Timestamp::now(), &Rules::default());
+        let img =
+            create(r#"{"image": {"disk_format": "ami", "container_format": "ami"}}"#).unwrap();
+        let b = parse_image_body(
+            br#"{"image": {"disk_format": "raw"}}"#,
+            &Rules::default(),
+            false,
+        )
+        .unwrap();
+        let r = img.updated(
+            b.image,
+            false,
+            &Caller::anonymous_admin(),
+            Timestamp::now(),
+            &Rules::default(),
+        );
         assert!(r.is_err());
     }
 

@@ -40,13 +40,19 @@ fn can_share_of(v: Option<&Value>) -> Result<Option<bool>, Error> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(Error::bad_request("can_share must be a JSON boolean (true or false)")),
+        Some(_) => Err(Error::bad_request(
+            "can_share must be a JSON boolean (true or false)",
+        )),
     }
 }
 
 /// The body of `PUT /images/<id>/members`: `{"memberships": [{"member_id", "can_share"}]}`.
 pub fn parse_memberships(body: &[u8]) -> Result<Vec<Membership>, Error> {
-    let bad = || Error::bad_request("The request body must be {\"memberships\": [{\"member_id\": <string>, \"can_share\": <boolean>}, ...]}");
+    let bad = || {
+        Error::bad_request(
+            "The request body must be {\"memberships\": [{\"member_id\": <string>, \"can_share\": <boolean>}, ...]}",
+        )
+    };
     let v = parse_json(body)?;
     let Some(Value::Array(items)) = v.get("memberships") else {
         return Err(bad());
@@ -59,7 +65,10 @@ pub fn parse_memberships(body: &[u8]) -> Result<Vec<Membership>, Error> {
         check_member_id(member)?;
         let can_share = can_share_of(item.get("can_share"))?.unwrap_or(false);
         out.retain(|m| &m.member_id != member);
-        out.push(Membership { member_id: member.clone(), can_share });
+        out.push(Membership {
+            member_id: member.clone(),
+            can_share,
+        });
     }
     Ok(out)
 }
@@ -73,7 +82,9 @@ pub fn parse_member_body(body: &[u8]) -> Result<Option<bool>, Error> {
     match v.get("member") {
         None | Some(Value::Null) => Ok(None),
         Some(m @ Value::Object(_)) => can_share_of(m.get("can_share")),
-        Some(_) => Err(Error::bad_request("The request body must be {\"member\": {\"can_share\": <boolean>}}")),
+        Some(_) => Err(Error::bad_request(
+            "The request body must be {\"member\": {\"can_share\": <boolean>}}",
+        )),
     }
 }
 
@@ -83,12 +94,27 @@ mod tests {
 
     #[test]
     fn memberships_body() {
-        let m = parse_memberships(br#"{"memberships": [{"member_id": "t2", "can_share": true}, {"member_id": "t3"}]}"#).unwrap();
-        assert_eq!(m, vec![
-            Membership { member_id: "t2".into(), can_share: true },
-            Membership { member_id: "t3".into(), can_share: false },
-        ]);
-        assert!(parse_memberships(br#"{"memberships": [{"member_id": "t2", "can_share": "false"}]}"#).is_err());
+        let m = parse_memberships(
+            br#"{"memberships": [{"member_id": "t2", "can_share": true}, {"member_id": "t3"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            vec![
+                Membership {
+                    member_id: "t2".into(),
+                    can_share: true
+                },
+                Membership {
+                    member_id: "t3".into(),
+                    can_share: false
+                },
+            ]
+        );
+        assert!(
+            parse_memberships(br#"{"memberships": [{"member_id": "t2", "can_share": "false"}]}"#)
+                .is_err()
+        );
         assert!(parse_memberships(br#"{"memberships": {}}"#).is_err());
         assert!(parse_memberships(br#"{"memberships": [{"can_share": true}]}"#).is_err());
         assert!(parse_memberships(b"nope").is_err());
@@ -97,7 +123,10 @@ mod tests {
     #[test]
     fn member_body() {
         assert_eq!(parse_member_body(b"").unwrap(), None);
-        assert_eq!(parse_member_body(br#"{"member": {"can_share": false}}"#).unwrap(), Some(false));
+        assert_eq!(
+            parse_member_body(br#"{"member": {"can_share": false}}"#).unwrap(),
+            Some(false)
+        );
         assert!(parse_member_body(br#"{"member": {"can_share": "false"}}"#).is_err());
     }
 }

@@ -24,7 +24,9 @@ impl Visibility {
         if caller.is_admin {
             Visibility::Everything
         } else {
-            Visibility::Visible { owner: caller.owner.clone() }
+            Visibility::Visible {
+                owner: caller.owner.clone(),
+            }
         }
     }
 }
@@ -80,7 +82,10 @@ impl SortKey {
     /// Whether the column may be NULL. NULLs sort first in ascending order and last in
     /// descending order, on every backend.
     pub fn nullable(self) -> bool {
-        matches!(self, SortKey::Name | SortKey::DiskFormat | SortKey::ContainerFormat | SortKey::Size)
+        matches!(
+            self,
+            SortKey::Name | SortKey::DiskFormat | SortKey::ContainerFormat | SortKey::Size
+        )
     }
 }
 
@@ -128,7 +133,10 @@ pub struct PageLimits {
 
 impl Default for PageLimits {
     fn default() -> Self {
-        PageLimits { default: 25, max: 1000 }
+        PageLimits {
+            default: 25,
+            max: 1000,
+        }
     }
 }
 
@@ -144,25 +152,46 @@ fn boolean(name: &str, v: &str) -> Result<bool, Error> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::bad_request(format!("Invalid {name} '{v}': {name} must be true or false"))),
+        _ => Err(Error::bad_request(format!(
+            "Invalid {name} '{v}': {name} must be true or false"
+        ))),
     }
 }
 
 impl ListQuery {
     /// Parses decoded query-string pairs. Unknown parameters are ignored (as in the
     /// reference); a known parameter given twice is 400, since which one wins is a guess.
-    pub fn parse(pairs: &[(String, String)], caller: &Caller, limits: PageLimits) -> Result<Self, Error> {
+    pub fn parse(
+        pairs: &[(String, String)],
+        caller: &Caller,
+        limits: PageLimits,
+    ) -> Result<Self, Error> {
         let mut seen = HashSet::new();
         for (k, _) in pairs {
             let known = k.starts_with(PROPERTY_PREFIX)
                 || matches!(
                     k.as_str(),
-                    "name" | "status" | "disk_format" | "container_format" | "min_ram" | "min_disk"
-                        | "protected" | "size_min" | "size_max" | "changes-since" | "is_public"
-                        | "deleted" | "sort_key" | "sort_dir" | "limit" | "marker"
+                    "name"
+                        | "status"
+                        | "disk_format"
+                        | "container_format"
+                        | "min_ram"
+                        | "min_disk"
+                        | "protected"
+                        | "size_min"
+                        | "size_max"
+                        | "changes-since"
+                        | "is_public"
+                        | "deleted"
+                        | "sort_key"
+                        | "sort_dir"
+                        | "limit"
+                        | "marker"
                 );
             if known && !seen.insert(k.as_str()) {
-                return Err(Error::bad_request(format!("Query parameter '{k}' was given more than once")));
+                return Err(Error::bad_request(format!(
+                    "Query parameter '{k}' was given more than once"
+                )));
             }
         }
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -174,10 +203,14 @@ impl ListQuery {
             container_format: get("container_format").map(str::to_owned),
             min_ram: get("min_ram").map(|v| int("min_ram", v)).transpose()?,
             min_disk: get("min_disk").map(|v| int("min_disk", v)).transpose()?,
-            protected: get("protected").map(|v| boolean("protected", v)).transpose()?,
+            protected: get("protected")
+                .map(|v| boolean("protected", v))
+                .transpose()?,
             size_min: get("size_min").map(|v| int("size_min", v)).transpose()?,
             size_max: get("size_max").map(|v| int("size_max", v)).transpose()?,
-            changes_since: get("changes-since").map(Timestamp::parse_iso8601).transpose()?,
+            changes_since: get("changes-since")
+                .map(Timestamp::parse_iso8601)
+                .transpose()?,
             properties: Vec::new(),
         };
         for (k, v) in pairs {
@@ -192,7 +225,9 @@ impl ListQuery {
 
         let (visibility, deleted) = if caller.is_admin {
             let visibility = match get("is_public").map(str::to_ascii_lowercase).as_deref() {
-                None | Some("true") => Visibility::PublicOwnShared { owner: caller.owner.clone() },
+                None | Some("true") => Visibility::PublicOwnShared {
+                    owner: caller.owner.clone(),
+                },
                 Some("false") => Visibility::NonPublic,
                 Some("none") => Visibility::Everything,
                 Some(other) => {
@@ -214,23 +249,33 @@ impl ListQuery {
             } else {
                 DeletedScope::Live
             };
-            (Visibility::Visible { owner: caller.owner.clone() }, deleted)
+            (
+                Visibility::Visible {
+                    owner: caller.owner.clone(),
+                },
+                deleted,
+            )
         };
 
         let sort_key = match get("sort_key") {
             None => SortKey::CreatedAt,
-            Some(v) => SortKey::ALL.into_iter().find(|k| k.as_str() == v).ok_or_else(|| {
-                Error::bad_request(format!(
-                    "Invalid sort_key '{v}': sort_key must be one of {}",
-                    SortKey::ALL.map(SortKey::as_str).join(", ")
-                ))
-            })?,
+            Some(v) => SortKey::ALL
+                .into_iter()
+                .find(|k| k.as_str() == v)
+                .ok_or_else(|| {
+                    Error::bad_request(format!(
+                        "Invalid sort_key '{v}': sort_key must be one of {}",
+                        SortKey::ALL.map(SortKey::as_str).join(", ")
+                    ))
+                })?,
         };
         let sort_dir = match get("sort_dir") {
             None | Some("desc") => SortDir::Desc,
             Some("asc") => SortDir::Asc,
             Some(v) => {
-                return Err(Error::bad_request(format!("Invalid sort_dir '{v}': sort_dir must be asc or desc")));
+                return Err(Error::bad_request(format!(
+                    "Invalid sort_dir '{v}': sort_dir must be asc or desc"
+                )));
             }
         };
         let limit = match get("limit") {
@@ -239,16 +284,28 @@ impl ListQuery {
                 .trim()
                 .parse::<u64>()
                 .map_err(|_| {
-                    Error::bad_request(format!("Invalid limit '{v}': limit must be a non-negative integer"))
+                    Error::bad_request(format!(
+                        "Invalid limit '{v}': limit must be a non-negative integer"
+                    ))
                 })?
                 .min(limits.max),
         }
         .min(limits.max);
         let marker = match get("marker") {
             None => None,
-            Some(v) => Some(ImageId::parse(v).ok_or_else(|| Error::bad_request("Invalid marker format"))?),
+            Some(v) => {
+                Some(ImageId::parse(v).ok_or_else(|| Error::bad_request("Invalid marker format"))?)
+            }
         };
-        Ok(ListQuery { visibility, deleted, filters, sort_key, sort_dir, limit, marker })
+        Ok(ListQuery {
+            visibility,
+            deleted,
+            filters,
+            sort_key,
+            sort_dir,
+            limit,
+            marker,
+        })
     }
 }
 
@@ -257,7 +314,8 @@ mod tests {
     use super::*;
 
     fn q(s: &str, caller: &Caller) -> Result<ListQuery, Error> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(s.as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(s.as_bytes()).into_owned().collect();
         ListQuery::parse(&pairs, caller, PageLimits::default())
     }
 
@@ -279,7 +337,12 @@ mod tests {
     fn limit_is_capped_and_validated() {
         assert_eq!(q("limit=5000", &tenant()).unwrap().limit, 1000);
         assert_eq!(q("limit=0", &tenant()).unwrap().limit, 0);
-        for bad in ["limit=-1", "limit=abc", "limit=1.5", "limit=99999999999999999999999"] {
+        for bad in [
+            "limit=-1",
+            "limit=abc",
+            "limit=1.5",
+            "limit=99999999999999999999999",
+        ] {
             assert!(q(bad, &tenant()).is_err(), "{bad}");
         }
     }
@@ -298,14 +361,22 @@ mod tests {
             "status=bogus",
             "name=a&name=b",
         ] {
-            assert!(matches!(q(bad, &tenant()), Err(Error::BadRequest(_))), "{bad}");
+            assert!(
+                matches!(q(bad, &tenant()), Err(Error::BadRequest(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn admin_only_params_are_ignored_for_tenants() {
         let lq = q("is_public=none&deleted=true&is_public_x=1", &tenant()).unwrap();
-        assert_eq!(lq.visibility, Visibility::Visible { owner: Some("t1".into()) });
+        assert_eq!(
+            lq.visibility,
+            Visibility::Visible {
+                owner: Some("t1".into())
+            }
+        );
         assert_eq!(lq.deleted, DeletedScope::Live);
         let lq = q("is_public=false&deleted=true", &Caller::anonymous_admin()).unwrap();
         assert_eq!(lq.visibility, Visibility::NonPublic);
@@ -324,7 +395,10 @@ mod tests {
         let lq = q("property-os=linux&property-arch=x86_64&foo=bar", &tenant()).unwrap();
         assert_eq!(
             lq.filters.properties,
-            vec![("os".to_string(), "linux".to_string()), ("arch".to_string(), "x86_64".to_string())]
+            vec![
+                ("os".to_string(), "linux".to_string()),
+                ("arch".to_string(), "x86_64".to_string())
+            ]
         );
     }
 }

@@ -55,12 +55,15 @@ impl FromStr for Status {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            Error::bad_request(format!(
-                "Invalid status '{s}': status must be one of {}",
-                Status::allowed()
-            ))
-        })
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                Error::bad_request(format!(
+                    "Invalid status '{s}': status must be one of {}",
+                    Status::allowed()
+                ))
+            })
     }
 }
 

@@ -44,7 +44,10 @@ impl Timestamp {
         let normalized = s.trim().replacen(' ', "T", 1);
         if let Ok(t) = OffsetDateTime::parse(&normalized, &Iso8601::DEFAULT) {
             let utc = t.to_offset(UtcOffset::UTC);
-            return Ok(Self::from_primitive(PrimitiveDateTime::new(utc.date(), utc.time())));
+            return Ok(Self::from_primitive(PrimitiveDateTime::new(
+                utc.date(),
+                utc.time(),
+            )));
         }
         if let Ok(t) = PrimitiveDateTime::parse(&normalized, &Iso8601::DEFAULT) {
             return Ok(Self::from_primitive(t));
@@ -104,7 +107,12 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "yesterday", "2011-13-45T00:00:00", "2011-09-27T14:03:11Zjunk"] {
+        for s in [
+            "",
+            "yesterday",
+            "2011-13-45T00:00:00",
+            "2011-09-27T14:03:11Zjunk",
+        ] {
             assert!(Timestamp::parse_iso8601(s).is_err(), "{s}");
         }
     }

@@ -32,8 +32,10 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
     });
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -44,7 +46,10 @@ impl IntoResponse for Error {
             // Details of real bugs go to the log, never to the caller.
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                error_response(status, "The server could not complete the request; see its log")
+                error_response(
+                    status,
+                    "The server could not complete the request; see its log",
+                )
             }
             other => error_response(status, &other.to_string()),
         }
@@ -67,15 +72,18 @@ pub async fn json_errors(resp: Response) -> Response {
     let text = String::from_utf8_lossy(&text);
     let message = match status {
         StatusCode::NOT_FOUND => "No such resource".to_string(),
-        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed on this resource; see the Allow header".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "Method not allowed on this resource; see the Allow header".to_string()
+        }
         StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large".to_string(),
         _ if !text.trim().is_empty() => text.trim().to_string(),
         _ => status.canonical_reason().unwrap_or("Error").to_string(),
     };
     let fresh = error_response(status, &message);
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Response::from_parts(parts, fresh.into_body())
 }

@@ -16,6 +16,9 @@ pub async fn healthz() -> Response {
 pub async fn readyz<S: ImageStore>(State(app): State<Arc<AppState<S>>>) -> Response {
     match app.registry.store.ping().await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
-        Err(e) => super::error::error_response(StatusCode::SERVICE_UNAVAILABLE, &format!("not ready: {e}")),
+        Err(e) => super::error::error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("not ready: {e}"),
+        ),
     }
 }

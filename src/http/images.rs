@@ -18,13 +18,19 @@ type App<S> = State<Arc<AppState<S>>>;
 
 /// Decoded query pairs. Invalid percent-encoding and non-UTF-8 are rejected, not guessed at.
 pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>> {
-    let Some(q) = uri.query() else { return Ok(Vec::new()) };
+    let Some(q) = uri.query() else {
+        return Ok(Vec::new());
+    };
     let bytes = q.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
         if *b == b'%' {
-            let ok = bytes.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let ok = bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
             if !ok {
-                return Err(Error::bad_request("The query string has invalid percent-encoding"));
+                return Err(Error::bad_request(
+                    "The query string has invalid percent-encoding",
+                ));
             }
         }
     }
@@ -34,7 +40,9 @@ pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>> {
             return Err(Error::bad_request("The query string is not valid UTF-8"));
         }
         if v.contains('\0') || k.contains('\0') {
-            return Err(Error::bad_request("The query string must not contain NUL characters"));
+            return Err(Error::bad_request(
+                "The query string must not contain NUL characters",
+            ));
         }
         out.push((k.into_owned(), v.into_owned()));
     }
@@ -51,13 +59,28 @@ struct ImageBody<'a> {
     image: &'a Image,
 }
 
-async fn list<S: ImageStore>(app: &AppState<S>, caller: &crate::domain::Caller, uri: &Uri, detail: bool) -> Result<Response> {
+async fn list<S: ImageStore>(
+    app: &AppState<S>,
+    caller: &crate::domain::Caller,
+    uri: &Uri,
+    detail: bool,
+) -> Result<Response> {
     let params = query_pairs(uri)?;
     let (query, images) = app.registry.list(caller, &params, detail).await?;
     let mut resp = if detail {
-        json(StatusCode::OK, &ImagesBody { images: images.iter().collect() })
+        json(
+            StatusCode::OK,
+            &ImagesBody {
+                images: images.iter().collect(),
+            },
+        )
     } else {
-        json(StatusCode::OK, &ImagesBody { images: images.iter().map(Image::brief).collect() })
+        json(
+            StatusCode::OK,
+            &ImagesBody {
+                images: images.iter().map(Image::brief).collect(),
+            },
+        )
     };
     if query.limit > 0
         && images.len() as u64 == query.limit
@@ -69,11 +92,19 @@ async fn list<S: ImageStore>(app: &AppState<S>, caller: &crate::domain::Caller, 
     Ok(resp)
 }
 
-pub async fn list_brief<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, uri: Uri) -> Result<Response> {
+pub async fn list_brief<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    uri: Uri,
+) -> Result<Response> {
     list(&app, &caller, &uri, false).await
 }
 
-pub async fn list_detail<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, uri: Uri) -> Result<Response> {
+pub async fn list_detail<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    uri: Uri,
+) -> Result<Response> {
     list(&app, &caller, &uri, true).await
 }
 
@@ -93,10 +124,19 @@ fn not_modified(headers: &HeaderMap, image: &Image) -> bool {
     headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').map(str::trim).any(|t| t == "*" || t == tag || t.strip_prefix("W/") == Some(&tag)))
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t == tag || t.strip_prefix("W/") == Some(&tag))
+        })
 }
 
-pub async fn show<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
+pub async fn show<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
     let image = app.registry.show(&caller, &id).await?;
     if not_modified(&headers, &image) {
         let mut resp = StatusCode::NOT_MODIFIED.into_response();
@@ -108,7 +148,11 @@ pub async fn show<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path(id):
     Ok(resp)
 }
 
-pub async fn head<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path(id): Path<String>) -> Result<Response> {
+pub async fn head<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    Path(id): Path<String>,
+) -> Result<Response> {
     let image = app.registry.show(&caller, &id).await?;
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut().insert(header::ETAG, etag_header(&image));
@@ -116,7 +160,11 @@ pub async fn head<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path(id):
     Ok(resp)
 }
 
-pub async fn create<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, body: Bytes) -> Result<Response> {
+pub async fn create<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    body: Bytes,
+) -> Result<Response> {
     let image = app.registry.create(&caller, &body).await?;
     Ok(image_response(&image))
 }
@@ -142,11 +190,22 @@ pub async fn update<S: ImageStore>(
         .get("x-glance-registry-purge-props")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    let image = app.registry.update(&caller, &id, &body, purge, &precondition(&headers)?).await?;
+    let image = app
+        .registry
+        .update(&caller, &id, &body, purge, &precondition(&headers)?)
+        .await?;
     Ok(image_response(&image))
 }
 
-pub async fn delete<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let image = app.registry.delete(&caller, &id, &precondition(&headers)?).await?;
+pub async fn delete<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let image = app
+        .registry
+        .delete(&caller, &id, &precondition(&headers)?)
+        .await?;
     Ok(image_response(&image))
 }

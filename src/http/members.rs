@@ -24,12 +24,21 @@ struct SharedBody {
     shared_images: Vec<SharedImage>,
 }
 
-pub async fn list<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path(id): Path<String>) -> Result<Response> {
+pub async fn list<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    Path(id): Path<String>,
+) -> Result<Response> {
     let members = app.registry.members(&caller, &id).await?;
     Ok(json(StatusCode::OK, &MembersBody { members }))
 }
 
-pub async fn replace<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path(id): Path<String>, body: Bytes) -> Result<Response> {
+pub async fn replace<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
     app.registry.replace_members(&caller, &id, &body).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -40,16 +49,26 @@ pub async fn add<S: ImageStore>(
     Path((id, member)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response> {
-    app.registry.add_member(&caller, &id, &member, &body).await?;
+    app.registry
+        .add_member(&caller, &id, &member, &body)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn remove<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path((id, member)): Path<(String, String)>) -> Result<Response> {
+pub async fn remove<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    Path((id, member)): Path<(String, String)>,
+) -> Result<Response> {
     app.registry.remove_member(&caller, &id, &member).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn shared<S: ImageStore>(State(app): App<S>, Ctx(caller): Ctx, Path(member): Path<String>) -> Result<Response> {
+pub async fn shared<S: ImageStore>(
+    State(app): App<S>,
+    Ctx(caller): Ctx,
+    Path(member): Path<String>,
+) -> Result<Response> {
     let shared_images = app.registry.shared_images(&caller, &member).await?;
     Ok(json(StatusCode::OK, &SharedBody { shared_images }))
 }

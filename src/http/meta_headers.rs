@@ -65,8 +65,15 @@ mod tests {
 
     #[test]
     fn link_keeps_params_and_replaces_marker() {
-        let p = vec![("limit".into(), "2".into()), ("marker".into(), "old".into()), ("name".into(), "a b".into())];
+        let p = vec![
+            ("limit".into(), "2".into()),
+            ("marker".into(), "old".into()),
+            ("name".into(), "a b".into()),
+        ];
         let l = next_link("/images/detail", &p, "abc").unwrap();
-        assert_eq!(l, "</images/detail?limit=2&name=a+b&marker=abc>; rel=\"next\"");
+        assert_eq!(
+            l,
+            "</images/detail?limit=2&name=a+b&marker=abc>; rel=\"next\""
+        );
     }
 }

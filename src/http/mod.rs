@@ -36,11 +36,16 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
         Ok(bytes) => {
             let mut resp = Response::new(Body::from(bytes));
             *resp.status_mut() = status;
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             resp
         }
-        Err(e) => error::error_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("serialisation failed: {e}")),
+        Err(e) => error::error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("serialisation failed: {e}"),
+        ),
     }
 }
 
@@ -49,8 +54,14 @@ pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
     let max_body = state.max_body_bytes;
     Router::new()
         .route("/", get(images::list_brief::<S>))
-        .route("/images", get(images::list_brief::<S>).post(images::create::<S>))
-        .route("/images/", get(images::list_brief::<S>).post(images::create::<S>))
+        .route(
+            "/images",
+            get(images::list_brief::<S>).post(images::create::<S>),
+        )
+        .route(
+            "/images/",
+            get(images::list_brief::<S>).post(images::create::<S>),
+        )
         .route("/images/detail", get(images::list_detail::<S>))
         .route(
             "/images/{id}",
@@ -59,8 +70,14 @@ pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
                 .put(images::update::<S>)
                 .delete(images::delete::<S>),
         )
-        .route("/images/{id}/members", get(members::list::<S>).put(members::replace::<S>))
-        .route("/images/{id}/members/{member}", put(members::add::<S>).delete(members::remove::<S>))
+        .route(
+            "/images/{id}/members",
+            get(members::list::<S>).put(members::replace::<S>),
+        )
+        .route(
+            "/images/{id}/members/{member}",
+            put(members::add::<S>).delete(members::remove::<S>),
+        )
         .route("/shared-images/{member}", get(members::shared::<S>))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))

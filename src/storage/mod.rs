@@ -24,11 +24,19 @@ pub trait ImageStore: Send + Sync + 'static {
     fn create_image(&self, image: &Image) -> impl Future<Output = Result<()>> + Send;
 
     /// One image with its properties, if it exists and `visibility` lets the caller see it.
-    fn get_image(&self, id: &ImageId, visibility: &Visibility) -> impl Future<Output = Result<Option<Image>>> + Send;
+    fn get_image(
+        &self,
+        id: &ImageId,
+        visibility: &Visibility,
+    ) -> impl Future<Output = Result<Option<Image>>> + Send;
 
     /// One page of images in the query's total order, after its marker. `NotFound`-free: an
     /// unknown or invisible marker is a `BadRequest`.
-    fn list_images(&self, query: &ListQuery, with_properties: bool) -> impl Future<Output = Result<Vec<Image>>> + Send;
+    fn list_images(
+        &self,
+        query: &ListQuery,
+        with_properties: bool,
+    ) -> impl Future<Output = Result<Vec<Image>>> + Send;
 
     /// Reads the image, applies `edit`, and writes the result atomically with its properties,
     /// only if nobody changed the image in between (compare-and-set on its version).
@@ -49,17 +57,38 @@ pub trait ImageStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Image>> + Send;
 
     /// The memberships of an image; with `only_member`, just that member's.
-    fn list_members(&self, id: &ImageId, only_member: Option<&str>) -> impl Future<Output = Result<Vec<Membership>>> + Send;
+    fn list_members(
+        &self,
+        id: &ImageId,
+        only_member: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Membership>>> + Send;
 
     /// Adds or updates one membership (`can_share: None` keeps an existing flag, false for new).
-    fn upsert_member(&self, id: &ImageId, member: &str, can_share: Option<bool>) -> impl Future<Output = Result<()>> + Send;
+    fn upsert_member(
+        &self,
+        id: &ImageId,
+        member: &str,
+        can_share: Option<bool>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Removes one membership; false if there was none.
-    fn remove_member(&self, id: &ImageId, member: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn remove_member(
+        &self,
+        id: &ImageId,
+        member: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Replaces all memberships of an image at once.
-    fn replace_members(&self, id: &ImageId, members: &[Membership]) -> impl Future<Output = Result<()>> + Send;
+    fn replace_members(
+        &self,
+        id: &ImageId,
+        members: &[Membership],
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Live images shared with `member` that `caller` may know about.
-    fn shared_images(&self, member: &str, caller: &Caller) -> impl Future<Output = Result<Vec<SharedImage>>> + Send;
+    fn shared_images(
+        &self,
+        member: &str,
+        caller: &Caller,
+    ) -> impl Future<Output = Result<Vec<SharedImage>>> + Send;
 }

@@ -6,7 +6,9 @@ use super::schema::*;
 use crate::domain::Image;
 use crate::domain::query::{DeletedScope, Filters, ListQuery, SortDir, SortKey, Visibility};
 use crate::domain::status::Status;
-use sea_query::{Cond, Condition, Expr, ExprTrait, NullOrdering, Order, Query, SelectStatement, Value};
+use sea_query::{
+    Cond, Condition, Expr, ExprTrait, NullOrdering, Order, Query, SelectStatement, Value,
+};
 
 fn col(c: &'static str) -> Expr {
     Expr::col((IMAGES, c))
@@ -31,7 +33,9 @@ pub fn visibility(vis: &Visibility) -> Option<Condition> {
         Visibility::Everything => None,
         Visibility::NonPublic => Some(Cond::all().add(col(IS_PUBLIC).eq(false))),
         Visibility::Visible { owner } => {
-            let mut c = Cond::any().add(col(IS_PUBLIC).eq(true)).add(col(OWNER).is_null());
+            let mut c = Cond::any()
+                .add(col(IS_PUBLIC).eq(true))
+                .add(col(OWNER).is_null());
             if let Some(o) = owner {
                 c = c.add(col(OWNER).eq(o.as_str())).add(member_of(o));
             }
@@ -183,7 +187,9 @@ fn after(b: Backend, cols: &[SortKey], dir: SortDir, m: &Image) -> Condition {
                 .add(c.clone().lt(v.clone()))
                 .add(Cond::all().add(c.clone().eq(v.clone())).add(tail()));
             if first.nullable() {
-                Cond::any().add(c.clone().is_null()).add(Cond::all().add(c.lte(v)).add(strictly))
+                Cond::any()
+                    .add(c.clone().is_null())
+                    .add(Cond::all().add(c.lte(v)).add(strictly))
             } else {
                 Cond::all().add(c.lte(v)).add(strictly)
             }

@@ -14,7 +14,9 @@ use crate::error::Error;
 use sea_query::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -29,7 +31,10 @@ pub enum Backend {
 impl Backend {
     /// Picks the backend from a URL scheme.
     pub fn from_url(url: &str) -> Result<Self, Error> {
-        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+        let scheme = url
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default();
         match scheme.as_str() {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
@@ -115,7 +120,9 @@ impl SqlStore {
     /// Opens a pool for `url`. The pool is lazy: the server starts even if the database is
     /// down, answers 503 meanwhile and recovers when it returns.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, Error> {
-        let bad = |e: sqlx::Error| Error::bad_request(format!("Invalid database URL '{}': {e}", redact_url(url)));
+        let bad = |e: sqlx::Error| {
+            Error::bad_request(format!("Invalid database URL '{}': {e}", redact_url(url)))
+        };
         let pools = match Backend::from_url(url)? {
             Backend::Sqlite => {
                 let opts = SqliteConnectOptions::from_str(url)
@@ -194,8 +201,12 @@ impl SqlStore {
         macro_rules! applied {
             ($p:expr) => {{
                 let mut conn = $p.acquire().await?;
-                conn.ensure_migrations_table("_sqlx_migrations").await.map_err(|e| Error::Internal(e.to_string()))?;
-                conn.list_applied_migrations("_sqlx_migrations").await.map_err(|e| Error::Internal(e.to_string()))?
+                conn.ensure_migrations_table("_sqlx_migrations")
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                conn.list_applied_migrations("_sqlx_migrations")
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?
             }};
         }
         let applied = match &self.pools {
@@ -205,7 +216,13 @@ impl SqlStore {
         };
         Ok(migrator
             .iter()
-            .map(|m| (m.version, m.description.to_string(), applied.iter().any(|a| a.version == m.version)))
+            .map(|m| {
+                (
+                    m.version,
+                    m.description.to_string(),
+                    applied.iter().any(|a| a.version == m.version),
+                )
+            })
             .collect())
     }
 
@@ -230,7 +247,9 @@ impl SqlStore {
 /// Errors worth retrying the whole transaction for: deadlocks, serialization failures, and
 /// SQLite's busy/locked answers.
 pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(db) = e else { return false };
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
     let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
     matches!(
         code.as_str(),
@@ -262,12 +281,21 @@ impl From<sqlx::Error> for Error {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
                 // Connection-level failures reported as database errors: PostgreSQL's class 08
                 // and 57P0x (shutdown), MySQL's server-gone codes.
-                if code.starts_with("08") || code.starts_with("57P") || code == "1053" || code == "2006" || code == "2013" {
+                if code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "1053"
+                    || code == "2006"
+                    || code == "2013"
+                {
                     tracing::warn!(error = %e, "database unavailable");
-                    return Error::Unavailable("The image database is unavailable; try again shortly".into());
+                    return Error::Unavailable(
+                        "The image database is unavailable; try again shortly".into(),
+                    );
                 }
                 if is_retryable(&e) {
-                    return Error::Unavailable("The image database is busy; try again shortly".into());
+                    return Error::Unavailable(
+                        "The image database is busy; try again shortly".into(),
+                    );
                 }
                 Error::Internal(format!("database error: {e}"))
             }

@@ -84,12 +84,20 @@ macro_rules! backend_ops {
                 with_properties: bool,
             ) -> Result<Vec<Image>, sqlx::Error> {
                 let rows = q!(stmt).fetch_all(&mut *conn).await?;
-                let mut images = rows.iter().map(|r| r.image()).collect::<Result<Vec<_>, _>>()?;
+                let mut images = rows
+                    .iter()
+                    .map(|r| r.image())
+                    .collect::<Result<Vec<_>, _>>()?;
                 if with_properties && !images.is_empty() {
                     let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
-                    let props = q!(st::select_properties(&ids)).fetch_all(&mut *conn).await?;
-                    let index: std::collections::HashMap<String, usize> =
-                        images.iter().enumerate().map(|(n, i)| (i.id.as_str().to_owned(), n)).collect();
+                    let props = q!(st::select_properties(&ids))
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    let index: std::collections::HashMap<String, usize> = images
+                        .iter()
+                        .enumerate()
+                        .map(|(n, i)| (i.id.as_str().to_owned(), n))
+                        .collect();
                     for row in props {
                         let (image_id, name, value) = row.property()?;
                         if let Some(&n) = index.get(&image_id) {
@@ -100,13 +108,19 @@ macro_rules! backend_ops {
                 Ok(images)
             }
 
-            async fn fetch_one(conn: &mut Conn, id: &ImageId, vis: &Visibility) -> Result<Option<Image>, sqlx::Error> {
+            async fn fetch_one(
+                conn: &mut Conn,
+                id: &ImageId,
+                vis: &Visibility,
+            ) -> Result<Option<Image>, sqlx::Error> {
                 let mut v = fetch_images(conn, &st::select_image(id, vis), true).await?;
                 Ok(v.pop())
             }
 
             async fn write_properties(conn: &mut Conn, image: &Image) -> Result<(), sqlx::Error> {
-                q!(st::delete_properties(&image.id)).execute(&mut *conn).await?;
+                q!(st::delete_properties(&image.id))
+                    .execute(&mut *conn)
+                    .await?;
                 if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
                     q!(ins).execute(&mut *conn).await?;
                 }
@@ -131,44 +145,80 @@ macro_rules! backend_ops {
                 .await
             }
 
-            pub async fn get_image(pool: &Pool, id: &ImageId, vis: &Visibility) -> Result<Option<Image>> {
+            pub async fn get_image(
+                pool: &Pool,
+                id: &ImageId,
+                vis: &Visibility,
+            ) -> Result<Option<Image>> {
                 let mut conn = pool.acquire().await?;
                 Ok(fetch_one(&mut conn, id, vis).await?)
             }
 
-            pub async fn list_images(pool: &Pool, query: &ListQuery, with_properties: bool) -> Result<Vec<Image>> {
+            pub async fn list_images(
+                pool: &Pool,
+                query: &ListQuery,
+                with_properties: bool,
+            ) -> Result<Vec<Image>> {
                 let mut conn = pool.acquire().await?;
                 let marker = match &query.marker {
                     None => None,
                     Some(m) => {
                         // The marker must be an image this caller could page through.
                         let vis = match &query.visibility {
-                            Visibility::Visible { owner } => Visibility::Visible { owner: owner.clone() },
+                            Visibility::Visible { owner } => Visibility::Visible {
+                                owner: owner.clone(),
+                            },
                             _ => Visibility::Everything,
                         };
                         let mut sel = st::select_image(m, &Visibility::Everything);
                         if let Some(c) = super::super::filter::visibility(&vis) {
                             sel.cond_where(c);
                         }
-                        if matches!(vis, Visibility::Visible { .. }) && query.deleted != DeletedScope::All {
-                            sel.and_where(Expr::col((super::super::schema::IMAGES, super::super::schema::DELETED)).eq(false));
+                        if matches!(vis, Visibility::Visible { .. })
+                            && query.deleted != DeletedScope::All
+                        {
+                            sel.and_where(
+                                Expr::col((
+                                    super::super::schema::IMAGES,
+                                    super::super::schema::DELETED,
+                                ))
+                                .eq(false),
+                            );
                         }
                         let found = fetch_images(&mut conn, &sel, false).await?.pop();
-                        Some(found.ok_or_else(|| Error::bad_request("Invalid marker: no image with that id is visible to you"))?)
+                        Some(found.ok_or_else(|| {
+                            Error::bad_request(
+                                "Invalid marker: no image with that id is visible to you",
+                            )
+                        })?)
                     }
                 };
                 if query.limit == 0 {
                     return Ok(Vec::new());
                 }
-                Ok(fetch_images(&mut conn, &st::list_images(B, query, marker.as_ref()), with_properties).await?)
+                Ok(fetch_images(
+                    &mut conn,
+                    &st::list_images(B, query, marker.as_ref()),
+                    with_properties,
+                )
+                .await?)
             }
 
-            pub async fn update_image<E: Edit>(pool: &Pool, id: &ImageId, vis: &Visibility, edit: E) -> Result<Image> {
+            pub async fn update_image<E: Edit>(
+                pool: &Pool,
+                id: &ImageId,
+                vis: &Visibility,
+                edit: E,
+            ) -> Result<Image> {
                 retry(|| async {
                     let mut tx = pool.begin_with($begin_write).await?;
-                    let current = fetch_one(&mut tx, id, vis).await?.ok_or_else(Error::image_not_found)?;
+                    let current = fetch_one(&mut tx, id, vis)
+                        .await?
+                        .ok_or_else(Error::image_not_found)?;
                     let next = edit(&current)?;
-                    let done = q!(st::update_image(B, &next, current.version)).execute(&mut *tx).await?;
+                    let done = q!(st::update_image(B, &next, current.version))
+                        .execute(&mut *tx)
+                        .await?;
                     if done.rows_affected() != 1 {
                         return Err(Fail::Raced);
                     }
@@ -181,13 +231,22 @@ macro_rules! backend_ops {
                 .await
             }
 
-            pub async fn delete_image<E: Edit>(pool: &Pool, id: &ImageId, vis: &Visibility, check: E) -> Result<Image> {
+            pub async fn delete_image<E: Edit>(
+                pool: &Pool,
+                id: &ImageId,
+                vis: &Visibility,
+                check: E,
+            ) -> Result<Image> {
                 retry(|| async {
                     let mut tx = pool.begin_with($begin_write).await?;
-                    let current = fetch_one(&mut tx, id, vis).await?.ok_or_else(Error::image_not_found)?;
+                    let current = fetch_one(&mut tx, id, vis)
+                        .await?
+                        .ok_or_else(Error::image_not_found)?;
                     let mut next = check(&current)?;
                     next.properties.clear();
-                    let done = q!(st::update_image(B, &next, current.version)).execute(&mut *tx).await?;
+                    let done = q!(st::update_image(B, &next, current.version))
+                        .execute(&mut *tx)
+                        .await?;
                     if done.rows_affected() != 1 {
                         return Err(Fail::Raced);
                     }
@@ -199,16 +258,30 @@ macro_rules! backend_ops {
                 .await
             }
 
-            pub async fn list_members(pool: &Pool, id: &ImageId, only: Option<&str>) -> Result<Vec<Membership>> {
+            pub async fn list_members(
+                pool: &Pool,
+                id: &ImageId,
+                only: Option<&str>,
+            ) -> Result<Vec<Membership>> {
                 let rows = q!(st::select_members(id, only)).fetch_all(pool).await?;
-                Ok(rows.iter().map(|r| r.membership()).collect::<Result<_, _>>()?)
+                Ok(rows
+                    .iter()
+                    .map(|r| r.membership())
+                    .collect::<Result<_, _>>()?)
             }
 
-            pub async fn upsert_member(pool: &Pool, id: &ImageId, member: &str, can_share: Option<bool>) -> Result<()> {
+            pub async fn upsert_member(
+                pool: &Pool,
+                id: &ImageId,
+                member: &str,
+                can_share: Option<bool>,
+            ) -> Result<()> {
                 retry(|| async {
                     let now = Timestamp::now();
                     let mut tx = pool.begin_with($begin_write).await?;
-                    q!(st::upsert_member(B, id, member, can_share, now)).execute(&mut *tx).await?;
+                    q!(st::upsert_member(B, id, member, can_share, now))
+                        .execute(&mut *tx)
+                        .await?;
                     q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
                     tx.commit().await?;
                     Ok(())
@@ -219,9 +292,14 @@ macro_rules! backend_ops {
             pub async fn remove_member(pool: &Pool, id: &ImageId, member: &str) -> Result<bool> {
                 retry(|| async {
                     let mut tx = pool.begin_with($begin_write).await?;
-                    let gone = q!(st::delete_members(id, Some(member))).execute(&mut *tx).await?.rows_affected();
+                    let gone = q!(st::delete_members(id, Some(member)))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                     if gone > 0 {
-                        q!(st::touch_image(B, id, Timestamp::now())).execute(&mut *tx).await?;
+                        q!(st::touch_image(B, id, Timestamp::now()))
+                            .execute(&mut *tx)
+                            .await?;
                     }
                     tx.commit().await?;
                     Ok(gone > 0)
@@ -229,7 +307,11 @@ macro_rules! backend_ops {
                 .await
             }
 
-            pub async fn replace_members(pool: &Pool, id: &ImageId, members: &[Membership]) -> Result<()> {
+            pub async fn replace_members(
+                pool: &Pool,
+                id: &ImageId,
+                members: &[Membership],
+            ) -> Result<()> {
                 retry(|| async {
                     let now = Timestamp::now();
                     let mut tx = pool.begin_with($begin_write).await?;
@@ -241,11 +323,21 @@ macro_rules! backend_ops {
                         .collect::<Result<_, _>>()?;
                     for old in &existing {
                         if !members.iter().any(|m| m.member_id == old.member_id) {
-                            q!(st::delete_members(id, Some(&old.member_id))).execute(&mut *tx).await?;
+                            q!(st::delete_members(id, Some(&old.member_id)))
+                                .execute(&mut *tx)
+                                .await?;
                         }
                     }
                     for m in members {
-                        q!(st::upsert_member(B, id, &m.member_id, Some(m.can_share), now)).execute(&mut *tx).await?;
+                        q!(st::upsert_member(
+                            B,
+                            id,
+                            &m.member_id,
+                            Some(m.can_share),
+                            now
+                        ))
+                        .execute(&mut *tx)
+                        .await?;
                     }
                     q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
                     tx.commit().await?;
@@ -254,7 +346,11 @@ macro_rules! backend_ops {
                 .await
             }
 
-            pub async fn shared_images(pool: &Pool, member: &str, caller: &Caller) -> Result<Vec<SharedImage>> {
+            pub async fn shared_images(
+                pool: &Pool,
+                member: &str,
+                caller: &Caller,
+            ) -> Result<Vec<SharedImage>> {
                 let stmt = st::select_shared(member, caller.owner.as_deref(), caller.is_admin);
                 let rows = q!(stmt).fetch_all(pool).await?;
                 Ok(rows.iter().map(|r| r.shared()).collect::<Result<_, _>>()?)
@@ -265,9 +361,27 @@ macro_rules! backend_ops {
 
 // SQLite takes the write lock when the transaction starts (BEGIN IMMEDIATE): a deferred
 // transaction that reads and then writes fails outright if another writer got there first.
-backend_ops!(sqlite, sqlx::Sqlite, sea_query::SqliteQueryBuilder, Backend::Sqlite, "BEGIN IMMEDIATE");
-backend_ops!(postgres, sqlx::Postgres, sea_query::PostgresQueryBuilder, Backend::Postgres, "BEGIN");
-backend_ops!(mysql, sqlx::MySql, sea_query::MysqlQueryBuilder, Backend::MySql, "BEGIN");
+backend_ops!(
+    sqlite,
+    sqlx::Sqlite,
+    sea_query::SqliteQueryBuilder,
+    Backend::Sqlite,
+    "BEGIN IMMEDIATE"
+);
+backend_ops!(
+    postgres,
+    sqlx::Postgres,
+    sea_query::PostgresQueryBuilder,
+    Backend::Postgres,
+    "BEGIN"
+);
+backend_ops!(
+    mysql,
+    sqlx::MySql,
+    sea_query::MysqlQueryBuilder,
+    Backend::MySql,
+    "BEGIN"
+);
 
 /// Calls the same operation on whichever backend this store runs.
 macro_rules! dispatch {
@@ -297,19 +411,38 @@ impl ImageStore for SqlStore {
         dispatch!(self, list_images(query, with_properties))
     }
 
-    async fn update_image<E: Edit>(&self, id: &ImageId, vis: &Visibility, edit: E) -> Result<Image> {
+    async fn update_image<E: Edit>(
+        &self,
+        id: &ImageId,
+        vis: &Visibility,
+        edit: E,
+    ) -> Result<Image> {
         dispatch!(self, update_image(id, vis, edit))
     }
 
-    async fn delete_image<E: Edit>(&self, id: &ImageId, vis: &Visibility, check: E) -> Result<Image> {
+    async fn delete_image<E: Edit>(
+        &self,
+        id: &ImageId,
+        vis: &Visibility,
+        check: E,
+    ) -> Result<Image> {
         dispatch!(self, delete_image(id, vis, check))
     }
 
-    async fn list_members(&self, id: &ImageId, only_member: Option<&str>) -> Result<Vec<Membership>> {
+    async fn list_members(
+        &self,
+        id: &ImageId,
+        only_member: Option<&str>,
+    ) -> Result<Vec<Membership>> {
         dispatch!(self, list_members(id, only_member))
     }
 
-    async fn upsert_member(&self, id: &ImageId, member: &str, can_share: Option<bool>) -> Result<()> {
+    async fn upsert_member(
+        &self,
+        id: &ImageId,
+        member: &str,
+        can_share: Option<bool>,
+    ) -> Result<()> {
         dispatch!(self, upsert_member(id, member, can_share))
     }
 

@@ -63,7 +63,11 @@ macro_rules! impl_decode_row {
             }
 
             fn property(&self) -> Result<(String, String, String), sqlx::Error> {
-                Ok((self.try_get("image_id")?, self.try_get("name")?, self.try_get("value")?))
+                Ok((
+                    self.try_get("image_id")?,
+                    self.try_get("name")?,
+                    self.try_get("value")?,
+                ))
             }
 
             fn membership(&self) -> Result<Membership, sqlx::Error> {

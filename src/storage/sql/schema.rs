@@ -23,8 +23,25 @@ pub const VERSION: &str = "version";
 
 /// Every column of `images`, in the order rows are decoded.
 pub const IMAGE_COLUMNS: [&str; 19] = [
-    ID, NAME, STATUS, DISK_FORMAT, CONTAINER_FORMAT, SIZE, VIRTUAL_SIZE, CHECKSUM, MIN_DISK, MIN_RAM,
-    IS_PUBLIC, PROTECTED, OWNER, LOCATION, CREATED_AT, UPDATED_AT, DELETED_AT, DELETED, VERSION,
+    ID,
+    NAME,
+    STATUS,
+    DISK_FORMAT,
+    CONTAINER_FORMAT,
+    SIZE,
+    VIRTUAL_SIZE,
+    CHECKSUM,
+    MIN_DISK,
+    MIN_RAM,
+    IS_PUBLIC,
+    PROTECTED,
+    OWNER,
+    LOCATION,
+    CREATED_AT,
+    UPDATED_AT,
+    DELETED_AT,
+    DELETED,
+    VERSION,
 ];
 
 pub const PROPERTIES: &str = "image_properties";

@@ -7,8 +7,8 @@ use crate::domain::image::Properties;
 use crate::domain::query::{ListQuery, Visibility};
 use crate::domain::{Image, ImageId, Timestamp};
 use sea_query::{
-    DeleteStatement, Expr, ExprTrait, InsertStatement, OnConflict, Query, SelectStatement, SimpleExpr,
-    UpdateStatement, Value,
+    DeleteStatement, Expr, ExprTrait, InsertStatement, OnConflict, Query, SelectStatement,
+    SimpleExpr, UpdateStatement, Value,
 };
 
 fn image_values(b: Backend, i: &Image) -> Vec<(&'static str, SimpleExpr)> {
@@ -41,7 +41,11 @@ pub fn insert_image(b: Backend, i: &Image) -> InsertStatement {
     cols.extend(vals.iter().map(|(c, _)| *c));
     let mut exprs: Vec<SimpleExpr> = vec![i.id.as_str().into()];
     exprs.extend(vals.into_iter().map(|(_, e)| e));
-    Query::insert().into_table(IMAGES).columns(cols).values_panic(exprs).to_owned()
+    Query::insert()
+        .into_table(IMAGES)
+        .columns(cols)
+        .values_panic(exprs)
+        .to_owned()
 }
 
 /// Writes every column of `next`, only if the row still has `expected_version`.
@@ -140,7 +144,8 @@ pub fn select_members(id: &ImageId, only_member: Option<&str>) -> SelectStatemen
 
 pub fn delete_members(id: &ImageId, only_member: Option<&str>) -> DeleteStatement {
     let mut d = Query::delete();
-    d.from_table(MEMBERS).and_where(Expr::col(IMAGE_ID).eq(id.as_str()));
+    d.from_table(MEMBERS)
+        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()));
     if let Some(m) = only_member {
         d.and_where(Expr::col(MEMBER).eq(m));
     }
@@ -148,7 +153,13 @@ pub fn delete_members(id: &ImageId, only_member: Option<&str>) -> DeleteStatemen
 }
 
 /// Adds a membership, or updates `can_share` of an existing one (when given).
-pub fn upsert_member(b: Backend, id: &ImageId, member: &str, can_share: Option<bool>, now: Timestamp) -> InsertStatement {
+pub fn upsert_member(
+    b: Backend,
+    id: &ImageId,
+    member: &str,
+    can_share: Option<bool>,
+    now: Timestamp,
+) -> InsertStatement {
     let mut on_conflict = OnConflict::columns([IMAGE_ID, MEMBER]);
     match can_share {
         Some(_) => on_conflict.update_columns([CAN_SHARE, UPDATED_AT]),

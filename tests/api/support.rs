@@ -1,0 +1,420 @@
+//! The test harness: a real glimpse server on an ephemeral loopback port, on a fresh database
+//! of the chosen backend (a SQLite file, or a new PostgreSQL / MariaDB database that is dropped
+//! afterwards), driven over HTTP with reqwest.
+
+#![allow(dead_code)]
+
+use glimpse::config::{NoAuth, ServerConfig};
+use glimpse::domain::input::Rules;
+use glimpse::domain::query::PageLimits;
+use glimpse::server::Server;
+use glimpse::storage::sql::PoolSettings;
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+use std::time::Duration;
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const MYSQL_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+/// A database made for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> TestDb {
+        let name = format!("glimpse_t_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("glimpse.db").display());
+                TestDb {
+                    url,
+                    backend,
+                    name,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                admin_exec(backend, &format!("CREATE DATABASE {name}")).await;
+                TestDb {
+                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    backend,
+                    name,
+                    _dir: None,
+                }
+            }
+            Backend::Mysql => {
+                admin_exec(
+                    backend,
+                    &format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"),
+                )
+                .await;
+                TestDb {
+                    url: format!("mysql://root@127.0.0.1:3306/{name}"),
+                    backend,
+                    name,
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+/// Runs one statement as the server's admin user. Panics with a clear message when the
+/// server is not reachable: a backend test never passes without its database.
+pub async fn admin_exec(backend: Backend, sql: &str) {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match backend {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(PG_ADMIN_URL)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN_URL} ({e}); start it (see .ci/run)"));
+            sqlx::query(sql)
+                .execute(&mut c)
+                .await
+                .expect("admin statement");
+        }
+        Backend::Mysql => {
+            let mut c = sqlx::MySqlConnection::connect(MYSQL_ADMIN_URL)
+                .await
+                .unwrap_or_else(|e| panic!("MariaDB is not reachable at {MYSQL_ADMIN_URL} ({e}); start it (see .ci/run)"));
+            sqlx::query(sql)
+                .execute(&mut c)
+                .await
+                .expect("admin statement");
+        }
+        Backend::Sqlite => {}
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let sql = match self.backend {
+            Backend::Sqlite => return,
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            Backend::Mysql => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        let backend = self.backend;
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(10), admin_exec(backend, &sql))
+                            .await;
+                });
+            }
+        })
+        .join();
+    }
+}
+
+pub fn default_config(database_url: &str) -> ServerConfig {
+    ServerConfig {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        database_url: database_url.to_owned(),
+        pool: PoolSettings {
+            max_connections: 5,
+            acquire_timeout: Duration::from_secs(5),
+        },
+        limits: PageLimits::default(),
+        rules: Rules::default(),
+        owner_is_tenant: true,
+        max_body_bytes: 1024 * 1024,
+        noauth: NoAuth::Auto,
+    }
+}
+
+/// A running server and its database.
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub db: TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server whose configuration `tweak` may change.
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let db = TestDb::create(backend).await;
+        let mut config = default_config(&db.url);
+        tweak(&mut config);
+        let server = Server::bind(config).await.expect("server starts");
+        let addr = server.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            db,
+            stop: Some(tx),
+        }
+    }
+
+    /// The no-token admin.
+    pub fn admin(&self) -> As<'_> {
+        As {
+            srv: self,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// A confirmed tenant with the `member` role.
+    pub fn tenant(&self, tenant: &str) -> As<'_> {
+        self.caller(&[
+            ("x-auth-token", "token"),
+            ("x-identity-status", "Confirmed"),
+            ("x-tenant-id", tenant),
+            ("x-user-id", &format!("user-of-{tenant}")),
+            ("x-roles", "member"),
+        ])
+    }
+
+    /// A confirmed caller with the `admin` role and a tenant.
+    pub fn tenant_admin(&self, tenant: &str) -> As<'_> {
+        self.caller(&[
+            ("x-auth-token", "token"),
+            ("x-identity-status", "Confirmed"),
+            ("x-tenant-id", tenant),
+            ("x-roles", "member,admin"),
+        ])
+    }
+
+    /// Any set of request-context headers.
+    pub fn caller(&self, headers: &[(&str, &str)]) -> As<'_> {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        As {
+            srv: self,
+            headers: h,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    /// The body as JSON, or `Null` when it is empty or not JSON.
+    pub json: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ascii header").to_owned())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Resp {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts an error status with the JSON error body of the spec.
+    #[track_caller]
+    pub fn expect_error(self, status: u16) -> Resp {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        if status != 304 {
+            assert_eq!(
+                self.json["error"]["code"], status,
+                "error body: {}",
+                self.text
+            );
+            assert!(
+                self.json["error"]["message"].is_string(),
+                "error body: {}",
+                self.text
+            );
+            assert!(
+                self.json["error"]["title"].is_string(),
+                "error body: {}",
+                self.text
+            );
+        }
+        self
+    }
+
+    pub fn image(&self) -> &Value {
+        &self.json["image"]
+    }
+
+    pub fn images(&self) -> &Vec<Value> {
+        self.json["images"].as_array().expect("images array")
+    }
+
+    /// The ids of a list response, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.images()
+            .iter()
+            .map(|i| i["id"].as_str().expect("id").to_owned())
+            .collect()
+    }
+}
+
+/// Requests made as one caller.
+pub struct As<'a> {
+    srv: &'a TestServer,
+    headers: HeaderMap,
+}
+
+impl As<'_> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self
+            .srv
+            .http
+            .request(method, format!("{}{}", self.srv.base, path))
+            .headers(self.headers.clone());
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn head(&self, path: &str) -> Resp {
+        self.send(Method::HEAD, path, None, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.send(Method::POST, path, Some(body.to_string().into_bytes()), &[])
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.send(Method::PUT, path, Some(body.to_string().into_bytes()), &[])
+            .await
+    }
+
+    pub async fn put_with(&self, path: &str, body: &Value, extra: &[(&str, &str)]) -> Resp {
+        self.send(
+            Method::PUT,
+            path,
+            Some(body.to_string().into_bytes()),
+            extra,
+        )
+        .await
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, body: &[u8]) -> Resp {
+        self.send(method, path, Some(body.to_vec()), &[]).await
+    }
+
+    /// Creates an image from the given fields and returns it (asserting 200).
+    pub async fn create(&self, fields: Value) -> Value {
+        let r = self
+            .post("/images", &serde_json::json!({ "image": fields }))
+            .await
+            .expect(200);
+        r.json["image"].clone()
+    }
+}
+
+/// Declares one test per backend for each story: `mod <story> { sqlite, postgres, mysql }`.
+/// The same code runs against every engine; select engines with nextest filters
+/// (for example `cargo nextest run -E 'not test(/mysql$/)'`).
+#[macro_export]
+macro_rules! backend_tests {
+    ($(async fn $name:ident($srv:ident: TestServer) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                use $crate::support::{Backend, TestServer};
+
+                async fn story($srv: TestServer) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    story(TestServer::start(Backend::Sqlite).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    story(TestServer::start(Backend::Postgres).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    story(TestServer::start(Backend::Mysql).await).await
+                }
+            }
+        )*
+    };
+}
