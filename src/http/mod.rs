@@ -49,6 +49,16 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
+/// The OpenAPI description of the API, checked into the repository and compiled in.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+async fn openapi() -> Response {
+    let mut resp = Response::new(Body::from(OPENAPI_JSON));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
 /// The whole API.
 pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
     let max_body = state.max_body_bytes;
@@ -81,6 +91,7 @@ pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
         .route("/shared-images/{member}", get(members::shared::<S>))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))
+        .route("/openapi.json", get(openapi))
         .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "No such resource") })
         .with_state(state)
         .layer(axum::middleware::map_response(error::json_errors))
