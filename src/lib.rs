@@ -4,10 +4,12 @@
 //! [`registry`] runs each use case; [`domain`] holds the rules (no I/O); [`storage`] persists.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod registry;
 pub mod server;
 pub mod storage;

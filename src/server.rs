@@ -1,40 +1,54 @@
-//! Starting and stopping the server.
+//! Starting and stopping the server: the accept loop with its connection limit and header
+//! timeout (a slow client cannot pin the server), and graceful shutdown.
 
 use crate::config::ServerConfig;
 use crate::http::{AppState, router};
+use crate::metrics;
 use crate::registry::Registry;
 use crate::storage::sql::{SqlStore, redact_url};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
-/// A server bound to its port, ready to run.
+/// A server bound to its port(s), ready to run.
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     store: SqlStore,
     app: axum::Router,
+    config: ServerConfig,
 }
 
 impl Server {
-    /// Connects to the database, applies migrations and binds the listener.
+    /// Connects to the database, applies migrations and binds the listeners.
     pub async fn bind(config: ServerConfig) -> Result<Server, String> {
         let noauth = config.noauth_allowed()?;
+        let db = redact_url(&config.database_url);
         let store = SqlStore::connect(&config.database_url, &config.pool)
             .await
-            .map_err(|e| {
-                format!(
-                    "cannot open database {}: {e}",
-                    redact_url(&config.database_url)
-                )
-            })?;
-        store.migrate().await.map_err(|e| {
-            format!(
-                "cannot migrate database {}: {e}",
-                redact_url(&config.database_url)
-            )
-        })?;
+            .map_err(|e| format!("cannot open database {db}: {e}"))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| format!("cannot migrate database {db}: {e}"))?;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let metrics_listener = match config.metrics_bind.filter(|_| config.metrics) {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         if noauth && !config.bind.ip().is_loopback() {
             tracing::warn!(
                 "requests without X-Auth-Token are served as admin on a non-loopback address (--noauth allow)"
@@ -45,31 +59,92 @@ impl Server {
             owner_is_tenant: config.owner_is_tenant,
             noauth,
             max_body_bytes: config.max_body_bytes,
+            request_timeout: config.request_timeout,
+            metrics: metrics::Metrics::new(),
+            metrics_on_api: config.metrics && config.metrics_bind.is_none(),
         });
         Ok(Server {
             listener,
+            metrics_listener,
             store,
             app: router(state),
+            config,
         })
     }
 
-    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests and closes the pool.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, gives in-flight requests up to
+    /// the shutdown timeout to finish, and closes the pool.
     pub async fn run(
         self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Server {
             listener,
+            metrics_listener,
             store,
             app,
+            config,
         } = self;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        if let Some(ml) = metrics_listener {
+            let metrics_app = crate::http::metrics_router(app.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(ml, metrics_app).await;
+            });
+        }
+        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        tokio::pin!(shutdown);
+        loop {
+            // At the connection limit, stop accepting: new clients wait in the backlog.
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = &mut shutdown => break,
+            };
+            let (stream, _) = tokio::select! {
+                c = listener.accept() => match c {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(config.header_read_timeout);
+            let service = TowerToHyperService::new(app.clone());
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let watched = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _ = watched.await;
+                drop(permit);
+            });
+        }
+        drop(listener);
+        tokio::select! {
+            _ = graceful.shutdown() => tracing::info!("all connections closed"),
+            _ = tokio::time::sleep(config.shutdown_timeout) => {
+                tracing::warn!("shutdown timeout reached with requests still in flight");
+            }
+        }
         store.close().await;
         Ok(())
     }

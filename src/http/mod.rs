@@ -14,12 +14,14 @@ use crate::storage::ImageStore;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, put};
 use serde::Serialize;
 use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 /// What every handler shares.
 pub struct AppState<S> {
@@ -28,6 +30,11 @@ pub struct AppState<S> {
     /// Serve requests without a token as admin.
     pub noauth: bool,
     pub max_body_bytes: usize,
+    /// How long one request may take before it is answered 503.
+    pub request_timeout: std::time::Duration,
+    pub metrics: crate::metrics::Metrics,
+    /// Serve `/metrics` on the API listener (off when disabled or moved to its own).
+    pub metrics_on_api: bool,
 }
 
 /// A JSON response. Serialising our own types cannot fail; if it ever did, say so as a 500.
@@ -54,14 +61,72 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
 async fn openapi() -> Response {
     let mut resp = Response::new(Body::from(OPENAPI_JSON));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
+}
+
+async fn metrics_handler<S: ImageStore>(State(app): State<Arc<AppState<S>>>) -> Response {
+    if !app.metrics_on_api {
+        return error::error_response(StatusCode::NOT_FOUND, "No such resource");
+    }
+    metrics_text(&app).await
+}
+
+async fn metrics_text<S: ImageStore>(app: &AppState<S>) -> Response {
+    let text = app.metrics.render(&app.registry.store).await;
+    let mut resp = Response::new(Body::from(text));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// A router that serves only `/metrics` (for `metrics_bind`), proxying to the API router's
+/// handler so both render the same state.
+pub fn metrics_router(api: Router) -> Router {
+    use tower::ServiceExt;
+    Router::new().route(
+        "/metrics",
+        get(move |req: axum::extract::Request| {
+            let api = api.clone();
+            async move {
+                let (mut parts, body) = req.into_parts();
+                parts.extensions.insert(MetricsListener);
+                match api
+                    .oneshot(axum::extract::Request::from_parts(parts, body))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                }
+            }
+        }),
+    )
+}
+
+/// Marks a request that came through the dedicated metrics listener.
+#[derive(Clone, Copy)]
+struct MetricsListener;
+
+async fn metrics_any<S: ImageStore>(
+    State(app): State<Arc<AppState<S>>>,
+    req: axum::extract::Request,
+) -> Response {
+    if req.extensions().get::<MetricsListener>().is_some() {
+        metrics_text(&app).await
+    } else {
+        metrics_handler(State(app)).await
+    }
 }
 
 /// The whole API.
 pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
     let max_body = state.max_body_bytes;
+    let timeout = state.request_timeout;
     Router::new()
         .route("/", get(images::list_brief::<S>))
         .route(
@@ -92,8 +157,13 @@ pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics_any::<S>))
         .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "No such resource") })
         .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))

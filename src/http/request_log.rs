@@ -33,9 +33,18 @@ pub async fn request_id_and_log(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| req.uri().path().to_owned());
+        // Unmatched paths are not labels: their number is unbounded.
+        .unwrap_or_else(|| "unmatched".to_owned());
     let tenant = tenant_of(req.headers()).unwrap_or("-").to_owned();
+    crate::metrics::in_flight(1.0);
     let mut resp = next.run(req).await;
+    crate::metrics::in_flight(-1.0);
+    crate::metrics::record_request(
+        method.as_str(),
+        &route,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }

@@ -85,6 +85,12 @@ pub trait ImageStore: Send + Sync + 'static {
         members: &[Membership],
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// How many images there are by status (deleted ones counted as `deleted`).
+    fn image_counts(&self) -> impl Future<Output = Result<Vec<(String, i64)>>> + Send;
+
+    /// Connection pool gauges: (open, idle, max).
+    fn pool_stats(&self) -> (u32, usize, u32);
+
     /// Live images shared with `member` that `caller` may know about.
     fn shared_images(
         &self,

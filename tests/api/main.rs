@@ -2,4 +2,11 @@
 
 mod support;
 
+mod access;
+mod headers;
+mod images;
+mod listing;
+mod members;
+mod pagination;
 mod smoke;
+mod validation;

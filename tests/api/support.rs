@@ -4,11 +4,8 @@
 
 #![allow(dead_code)]
 
-use glimpse::config::{NoAuth, ServerConfig};
-use glimpse::domain::input::Rules;
-use glimpse::domain::query::PageLimits;
+use glimpse::config::{ServerConfig, Settings, Sources};
 use glimpse::server::Server;
-use glimpse::storage::sql::PoolSettings;
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -126,19 +123,14 @@ impl Drop for TestDb {
 }
 
 pub fn default_config(database_url: &str) -> ServerConfig {
-    ServerConfig {
-        bind: "127.0.0.1:0".parse().expect("addr"),
-        database_url: database_url.to_owned(),
-        pool: PoolSettings {
-            max_connections: 5,
-            acquire_timeout: Duration::from_secs(5),
-        },
-        limits: PageLimits::default(),
-        rules: Rules::default(),
-        owner_is_tenant: true,
-        max_body_bytes: 1024 * 1024,
-        noauth: NoAuth::Auto,
-    }
+    let settings = Settings {
+        bind: Some("127.0.0.1:0".parse().expect("addr")),
+        database_url: Some(database_url.to_owned()),
+        db_max_connections: Some(5),
+        db_acquire_timeout: Some(5.0),
+        ..Settings::default()
+    };
+    ServerConfig::from_settings(&settings, &Sources::default()).expect("valid test config")
 }
 
 /// A running server and its database.
@@ -417,4 +409,71 @@ macro_rules! backend_tests {
             }
         )*
     };
+}
+
+/// Like [`backend_tests!`], on servers whose configuration `$tweak` (a
+/// `FnOnce(&mut ServerConfig)`) changes first.
+#[macro_export]
+macro_rules! backend_tests_with {
+    ($tweak:expr; $(async fn $name:ident($srv:ident: TestServer) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                use $crate::support::{Backend, TestServer};
+
+                async fn story($srv: TestServer) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    story(TestServer::start_with(Backend::Sqlite, $tweak).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    story(TestServer::start_with(Backend::Postgres, $tweak).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    story(TestServer::start_with(Backend::Mysql, $tweak).await).await
+                }
+            }
+        )*
+    };
+}
+
+/// The `id` of an image object.
+pub fn id_of(image: &Value) -> String {
+    image["id"].as_str().expect("image id").to_owned()
+}
+
+/// `2011-09-27T14:03:11.123456`: ISO 8601, UTC without an offset, exactly six fraction digits.
+pub fn is_micro_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 26
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            _ => c.is_ascii_digit(),
+        })
+        && time::PrimitiveDateTime::parse(
+            s,
+            &time::format_description::well_known::Iso8601::DEFAULT,
+        )
+        .is_ok()
+}
+
+/// The sorted keys of a JSON object.
+pub fn keys_of(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+    k.sort();
+    k
+}
+
+/// Percent-encodes a query-string value.
+pub fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -226,12 +226,12 @@ impl SqlStore {
             .collect())
     }
 
-    /// Pool gauges: (size, idle).
-    pub fn pool_stats(&self) -> (u32, usize) {
+    /// Pool gauges: (open, idle, max).
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
         match &self.pools {
-            Pools::Sqlite(p) => (p.size(), p.num_idle()),
-            Pools::Postgres(p) => (p.size(), p.num_idle()),
-            Pools::MySql(p) => (p.size(), p.num_idle()),
+            Pools::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            Pools::Postgres(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            Pools::MySql(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
         }
     }
 

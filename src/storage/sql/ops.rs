@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::storage::{Edit, ImageStore};
 use sea_query::{Expr, ExprTrait};
 use sea_query_sqlx::SqlxBinder;
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Row};
+use std::time::Instant;
 
 /// How many times a write transaction is retried after a deadlock, a serialization failure or
 /// a concurrent change, before the caller gets a 409/503.
@@ -346,6 +347,15 @@ macro_rules! backend_ops {
                 .await
             }
 
+            pub async fn image_counts(pool: &Pool) -> Result<Vec<(String, i64)>> {
+                let rows = q!(st::count_by_status()).fetch_all(pool).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    out.push((r.try_get::<String, _>("status")?, r.try_get::<i64, _>("n")?));
+                }
+                Ok(out)
+            }
+
             pub async fn shared_images(
                 pool: &Pool,
                 member: &str,
@@ -384,14 +394,19 @@ backend_ops!(
 );
 
 /// Calls the same operation on whichever backend this store runs.
+/// Timed: every operation's latency goes to the `glimpse_db_operation_duration_seconds`
+/// histogram.
 macro_rules! dispatch {
-    ($self:ident, $op:ident ( $($arg:expr),* )) => {
-        match &$self.pools {
+    ($self:ident, $op:ident ( $($arg:expr),* )) => {{
+        let started = Instant::now();
+        let result = match &$self.pools {
             Pools::Sqlite(p) => sqlite::$op(p, $($arg),*).await,
             Pools::Postgres(p) => postgres::$op(p, $($arg),*).await,
             Pools::MySql(p) => mysql::$op(p, $($arg),*).await,
-        }
-    };
+        };
+        crate::metrics::record_db(stringify!($op), started.elapsed());
+        result
+    }};
 }
 
 impl ImageStore for SqlStore {
@@ -452,6 +467,14 @@ impl ImageStore for SqlStore {
 
     async fn replace_members(&self, id: &ImageId, members: &[Membership]) -> Result<()> {
         dispatch!(self, replace_members(id, members))
+    }
+
+    async fn image_counts(&self) -> Result<Vec<(String, i64)>> {
+        dispatch!(self, image_counts())
+    }
+
+    fn pool_stats(&self) -> (u32, usize, u32) {
+        SqlStore::pool_stats(self)
     }
 
     async fn shared_images(&self, member: &str, caller: &Caller) -> Result<Vec<SharedImage>> {

@@ -203,3 +203,13 @@ pub fn select_shared(member: &str, caller_owner: Option<&str>, is_admin: bool) -
     }
     s
 }
+
+/// Images by status, deleted ones under `deleted` (their status says so already).
+pub fn count_by_status() -> SelectStatement {
+    Query::select()
+        .column(STATUS)
+        .expr_as(Expr::cust("COUNT(*)"), "n")
+        .from(IMAGES)
+        .group_by_col(STATUS)
+        .to_owned()
+}

@@ -1,0 +1,350 @@
+//! The named scenarios and the requests each one sends.
+
+use crate::catalog;
+use crate::rng::Rng;
+use reqwest::{Client, Method};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Pages a `page-walk` follows before starting over: 100 pages of 100 = 10,000 images.
+pub const WALK_PAGES: u32 = 100;
+pub const WALK_LIMIT: u32 = 100;
+
+/// One kind of request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    Show,
+    Head,
+    ListBrief,
+    ListDetail,
+    FilterProperty,
+    FilterAndSort,
+    PageWalk,
+    Create,
+    Update,
+    Healthz,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Show => "show",
+            Op::Head => "head",
+            Op::ListBrief => "list-brief",
+            Op::ListDetail => "list-detail",
+            Op::FilterProperty => "filter-property",
+            Op::FilterAndSort => "filter-and-sort",
+            Op::PageWalk => "page-walk",
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Healthz => "healthz",
+        }
+    }
+
+    /// Whether the op needs ids of existing images.
+    pub fn needs_ids(self) -> bool {
+        matches!(self, Op::Show | Op::Head | Op::Update)
+    }
+}
+
+/// `mixed`: 90% reads, 10% writes.
+const MIXED: &[(Op, u32)] = &[
+    (Op::Show, 45),
+    (Op::Head, 10),
+    (Op::ListBrief, 10),
+    (Op::ListDetail, 15),
+    (Op::FilterProperty, 5),
+    (Op::FilterAndSort, 5),
+    (Op::Update, 6),
+    (Op::Create, 4),
+];
+
+/// A named scenario: one op, or a weighted mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Single(Op),
+    Mixed,
+}
+
+pub const ALL: &[Scenario] = &[
+    Scenario::Single(Op::Show),
+    Scenario::Single(Op::Head),
+    Scenario::Single(Op::ListBrief),
+    Scenario::Single(Op::ListDetail),
+    Scenario::Single(Op::FilterProperty),
+    Scenario::Single(Op::FilterAndSort),
+    Scenario::Single(Op::PageWalk),
+    Scenario::Single(Op::Create),
+    Scenario::Single(Op::Update),
+    Scenario::Mixed,
+    Scenario::Single(Op::Healthz),
+];
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Single(op) => op.name(),
+            Scenario::Mixed => "mixed",
+        }
+    }
+
+    pub fn needs_ids(self) -> bool {
+        match self {
+            Scenario::Single(op) => op.needs_ids(),
+            Scenario::Mixed => true,
+        }
+    }
+
+    pub fn pick(self, rng: &mut Rng) -> Op {
+        match self {
+            Scenario::Single(op) => op,
+            Scenario::Mixed => *rng.weighted(MIXED),
+        }
+    }
+
+    /// Parses `--scenarios`: a comma-separated list of names, or `all`.
+    pub fn parse_list(s: &str) -> Result<Vec<Scenario>, String> {
+        let mut out = Vec::new();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "all" {
+                out.extend_from_slice(ALL);
+                continue;
+            }
+            let sc = ALL.iter().find(|sc| sc.name() == name).ok_or_else(|| {
+                let names: Vec<_> = ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown scenario '{name}'; known: {} (or all)",
+                    names.join(", ")
+                )
+            })?;
+            out.push(*sc);
+        }
+        if out.is_empty() {
+            return Err("no scenario given".into());
+        }
+        Ok(out)
+    }
+}
+
+/// What every worker of a run shares.
+pub struct Target {
+    /// The server's base URL, without a trailing slash.
+    pub base: String,
+    /// Ids of images known to exist.
+    pub ids: Arc<Vec<String>>,
+    /// How many images the catalog was seeded with (for `build_id` filters).
+    pub catalog_size: u64,
+    pub seed: u64,
+    /// Set `owner` on created images (the caller is an admin).
+    pub admin: bool,
+}
+
+/// A worker's state across requests.
+pub struct Worker {
+    pub id: u64,
+    pub rng: Rng,
+    counter: u64,
+    walk_marker: Option<String>,
+    walk_pages: u32,
+}
+
+/// The result of one request.
+pub enum Outcome {
+    /// A 2xx answer.
+    Ok,
+    /// Any other status, with the start of its body.
+    Status(u16, String),
+    /// No answer: connection, timeout or body errors.
+    Transport(String),
+}
+
+#[derive(Deserialize)]
+struct Page {
+    images: Vec<IdOnly>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+fn query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        ser.append_pair(k, v);
+    }
+    format!("{path}?{}", ser.finish())
+}
+
+impl Worker {
+    pub fn new(id: u64, seed: u64) -> Self {
+        Worker {
+            id,
+            rng: Rng::derive(seed ^ 0x5ce4_a210, id),
+            counter: 0,
+            walk_marker: None,
+            walk_pages: 0,
+        }
+    }
+
+    fn random_id<'a>(&mut self, t: &'a Target) -> &'a str {
+        t.ids[self.rng.below(t.ids.len() as u64) as usize].as_str()
+    }
+
+    /// The method, path and body of the next request of `op`.
+    fn request(&mut self, t: &Target, op: Op) -> (Method, String, Option<Vec<u8>>) {
+        match op {
+            Op::Show => (Method::GET, format!("/images/{}", self.random_id(t)), None),
+            Op::Head => (Method::HEAD, format!("/images/{}", self.random_id(t)), None),
+            Op::ListBrief => (Method::GET, "/images?limit=25".into(), None),
+            Op::ListDetail => (Method::GET, "/images/detail?limit=25".into(), None),
+            Op::FilterProperty => {
+                let (k, v) = catalog::property_filter(&mut self.rng, t.catalog_size);
+                let key = format!("property-{k}");
+                let path = query("/images/detail", &[(&key, &v), ("limit", "25")]);
+                (Method::GET, path, None)
+            }
+            Op::FilterAndSort => {
+                let (lo, hi) = catalog::size_window(&mut self.rng);
+                let (lo, hi) = (lo.to_string(), hi.to_string());
+                let name = catalog::common_name(&mut self.rng);
+                let dir = if self.rng.chance(0.5) { "asc" } else { "desc" };
+                let path = match self.rng.below(3) {
+                    0 => query(
+                        "/images/detail",
+                        &[
+                            ("status", "active"),
+                            ("size_min", &lo),
+                            ("size_max", &hi),
+                            ("sort_key", "size"),
+                            ("sort_dir", dir),
+                            ("limit", "25"),
+                        ],
+                    ),
+                    1 => query(
+                        "/images/detail",
+                        &[
+                            ("name", &name),
+                            ("sort_key", "size"),
+                            ("sort_dir", dir),
+                            ("limit", "25"),
+                        ],
+                    ),
+                    _ => query(
+                        "/images/detail",
+                        &[
+                            ("name", &name),
+                            ("status", "active"),
+                            ("size_min", &lo),
+                            ("sort_key", "size"),
+                            ("sort_dir", dir),
+                            ("limit", "25"),
+                        ],
+                    ),
+                };
+                (Method::GET, path, None)
+            }
+            Op::PageWalk => {
+                let limit = WALK_LIMIT.to_string();
+                let mut pairs = vec![("limit", limit.as_str()), ("is_public", "none")];
+                if let Some(m) = &self.walk_marker {
+                    pairs.push(("marker", m.as_str()));
+                }
+                (Method::GET, query("/images/detail", &pairs), None)
+            }
+            Op::Create => {
+                self.counter += 1;
+                // Far above any seeded index, distinct per worker and request.
+                let i = (1u64 << 40) + (self.id << 28) + self.counter;
+                let id = uuid::Uuid::new_v4().hyphenated().to_string();
+                let body = catalog::image_body(t.seed, i, &id, t.admin);
+                (
+                    Method::POST,
+                    "/images".into(),
+                    serde_json::to_vec(&body).ok(),
+                )
+            }
+            Op::Update => {
+                self.counter += 1;
+                let body = serde_json::json!({
+                    "image": {
+                        "min_ram": *self.rng.pick(&[512u64, 1024, 2048, 4096]),
+                        "properties": {
+                            "bench_touched": self.counter.to_string(),
+                            "bench_worker": self.id.to_string(),
+                        },
+                    },
+                });
+                (
+                    Method::PUT,
+                    format!("/images/{}", self.random_id(t)),
+                    serde_json::to_vec(&body).ok(),
+                )
+            }
+            Op::Healthz => (Method::GET, "/healthz".into(), None),
+        }
+    }
+
+    /// Sends one request of `op` and reads the whole answer.
+    pub async fn run(&mut self, client: &Client, t: &Target, op: Op) -> Outcome {
+        let (method, path, body) = self.request(t, op);
+        let mut req = client.request(method, format!("{}{path}", t.base));
+        if let Some(body) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Outcome::Transport(format!("{e}")),
+        };
+        let status = resp.status();
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Outcome::Transport(format!("reading the body: {e}")),
+        };
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+            return Outcome::Status(status.as_u16(), text);
+        }
+        if op == Op::PageWalk {
+            match serde_json::from_slice::<Page>(&bytes) {
+                Ok(page) => {
+                    self.walk_pages += 1;
+                    let full = page.images.len() >= WALK_LIMIT as usize;
+                    match page.images.into_iter().last() {
+                        Some(last) if full && self.walk_pages < WALK_PAGES => {
+                            self.walk_marker = Some(last.id);
+                        }
+                        _ => {
+                            self.walk_marker = None;
+                            self.walk_pages = 0;
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.walk_marker = None;
+                    self.walk_pages = 0;
+                    return Outcome::Transport(format!("page-walk: the page is not a list: {e}"));
+                }
+            }
+        }
+        Outcome::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_lists_parse() {
+        assert_eq!(Scenario::parse_list("all").map(|v| v.len()), Ok(ALL.len()));
+        assert_eq!(
+            Scenario::parse_list("show, mixed"),
+            Ok(vec![Scenario::Single(Op::Show), Scenario::Mixed])
+        );
+        assert!(Scenario::parse_list("shw").is_err());
+        assert!(Scenario::parse_list("").is_err());
+    }
+}

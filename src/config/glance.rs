@@ -1,0 +1,151 @@
+//! Reading an existing `glance-registry.conf`, so a site can switch without rewriting its
+//! configuration. SQLAlchemy database URLs are translated to the URLs glimpse uses.
+
+use super::Settings;
+use ini::Ini;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+/// Translates a SQLAlchemy URL: drops the `+driver` part, renames `postgresql`, and maps
+/// SQLite's three- and four-slash forms (relative and absolute paths).
+pub fn translate_sqlalchemy_url(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("'{url}' is not a database URL"))?;
+    let dialect = scheme
+        .split('+')
+        .next()
+        .unwrap_or(scheme)
+        .to_ascii_lowercase();
+    match dialect.as_str() {
+        "sqlite" => match rest {
+            "" => Ok("sqlite::memory:".into()),
+            // sqlite:///relative.db -> rest "/relative.db"; sqlite:////abs.db -> "//abs.db"
+            r if r.starts_with("//") => Ok(format!("sqlite://{}", &r[1..])),
+            r => Ok(format!("sqlite://{}", r.trim_start_matches('/'))),
+        },
+        "postgresql" | "postgres" => Ok(format!("postgres://{}", strip_query(rest))),
+        "mysql" | "mariadb" => Ok(format!("mysql://{}", strip_query(rest))),
+        other => Err(format!("unsupported database dialect '{other}' in '{url}'")),
+    }
+}
+
+/// SQLAlchemy query options (`?charset=utf8`, driver flags) mean nothing to glimpse, which
+/// always talks utf8mb4.
+fn strip_query(rest: &str) -> &str {
+    rest.split('?').next().unwrap_or(rest)
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads the settings glimpse understands from a glance-registry.conf.
+pub fn read_glance_config(path: &Path) -> Result<Settings, String> {
+    let conf = Ini::load_from_file(path)
+        .map_err(|e| format!("cannot read glance config {}: {e}", path.display()))?;
+    let bad =
+        |key: &str, v: &str| format!("invalid {key} = {v} in glance config {}", path.display());
+    let get = |section: Option<&str>, key: &str| -> Option<String> {
+        conf.section(section)
+            .and_then(|s| s.get(key))
+            .map(|v| v.trim().to_owned())
+    };
+    let default = |key: &str| get(Some("DEFAULT"), key).or_else(|| get(None, key));
+    let mut s = Settings::default();
+
+    let host = default("bind_host");
+    let port = default("bind_port");
+    if host.is_some() || port.is_some() {
+        let ip: IpAddr = match &host {
+            Some(h) => h.parse().map_err(|_| bad("bind_host", h))?,
+            None => IpAddr::from([127, 0, 0, 1]),
+        };
+        let port: u16 = match &port {
+            Some(p) => p.parse().map_err(|_| bad("bind_port", p))?,
+            None => 9191,
+        };
+        s.bind = Some(SocketAddr::new(ip, port));
+    }
+    let connection = get(Some("database"), "connection").or_else(|| default("sql_connection"));
+    if let Some(c) = connection {
+        s.database_url = Some(
+            translate_sqlalchemy_url(&c)
+                .map_err(|e| format!("{e} (glance config {})", path.display()))?,
+        );
+    }
+    if let Some(v) = default("api_limit_max") {
+        s.api_limit_max = Some(v.parse().map_err(|_| bad("api_limit_max", &v))?);
+    }
+    if let Some(v) = default("limit_param_default") {
+        s.limit_param_default = Some(v.parse().map_err(|_| bad("limit_param_default", &v))?);
+    }
+    if let Some(v) = default("owner_is_tenant") {
+        s.owner_is_tenant = Some(parse_bool(&v).ok_or_else(|| bad("owner_is_tenant", &v))?);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translates_sqlalchemy_urls() {
+        let t = |u: &str| translate_sqlalchemy_url(u).unwrap();
+        assert_eq!(
+            t("mysql://glance:pw@db/glance"),
+            "mysql://glance:pw@db/glance"
+        );
+        assert_eq!(
+            t("mysql+pymysql://glance:pw@db/glance?charset=utf8"),
+            "mysql://glance:pw@db/glance"
+        );
+        assert_eq!(
+            t("postgresql+psycopg2://g:pw@db:5432/glance"),
+            "postgres://g:pw@db:5432/glance"
+        );
+        assert_eq!(t("sqlite:///relative.db"), "sqlite://relative.db");
+        assert_eq!(
+            t("sqlite:////var/lib/glance/glance.sqlite"),
+            "sqlite:///var/lib/glance/glance.sqlite"
+        );
+        assert!(translate_sqlalchemy_url("oracle://x/y").is_err());
+    }
+
+    #[test]
+    fn reads_the_registry_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("glance-registry.conf");
+        std::fs::write(
+            &p,
+            "[DEFAULT]\nbind_host = 0.0.0.0\nbind_port = 9292\napi_limit_max = 500\nlimit_param_default = 10\n\
+             owner_is_tenant = False\nverbose = True\n\n[database]\nconnection = mysql+pymysql://g:pw@db/glance\n",
+        )
+        .unwrap();
+        let s = read_glance_config(&p).unwrap();
+        assert_eq!(s.bind, Some("0.0.0.0:9292".parse().unwrap()));
+        assert_eq!(s.database_url.as_deref(), Some("mysql://g:pw@db/glance"));
+        assert_eq!(
+            (s.api_limit_max, s.limit_param_default, s.owner_is_tenant),
+            (Some(500), Some(10), Some(false))
+        );
+    }
+
+    #[test]
+    fn old_sql_connection_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.conf");
+        std::fs::write(
+            &p,
+            "[DEFAULT]\nsql_connection = sqlite:///glance.sqlite\nbind_port = x\n",
+        )
+        .unwrap();
+        let e = read_glance_config(&p).unwrap_err();
+        assert!(e.contains("bind_port"), "{e}");
+    }
+}

@@ -1,0 +1,129 @@
+//! Prometheus metrics: request counts and latencies by route template, in-flight requests,
+//! database operation latencies (recorded where they happen, through the `metrics` facade),
+//! and gauges read at scrape time (pool state, images by status, cached briefly because
+//! counting a large catalog is not free).
+
+use crate::storage::ImageStore;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::fmt::Write;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+const COUNTS_TTL: Duration = Duration::from_secs(15);
+
+/// The process-wide recorder (one per process, however many servers a test starts).
+fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new();
+        let builder = builder
+            .set_buckets(&LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Scrape-time state of one server.
+pub struct Metrics {
+    counts: Mutex<Option<(Instant, String)>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let _ = handle();
+        Metrics {
+            counts: Mutex::new(None),
+        }
+    }
+
+    /// The exposition text.
+    pub async fn render<S: ImageStore>(&self, store: &S) -> String {
+        let (size, idle, max) = store.pool_stats();
+        let mut out = handle().render();
+        let _ = writeln!(
+            out,
+            "# HELP glimpse_db_pool_connections Database connections by state."
+        );
+        let _ = writeln!(out, "# TYPE glimpse_db_pool_connections gauge");
+        let _ = writeln!(out, "glimpse_db_pool_connections{{state=\"idle\"}} {idle}");
+        let _ = writeln!(
+            out,
+            "glimpse_db_pool_connections{{state=\"in_use\"}} {}",
+            (size as usize).saturating_sub(idle)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP glimpse_db_pool_max_connections Configured pool size."
+        );
+        let _ = writeln!(out, "# TYPE glimpse_db_pool_max_connections gauge");
+        let _ = writeln!(out, "glimpse_db_pool_max_connections {max}");
+        out.push_str(&self.image_counts(store).await);
+        out
+    }
+
+    async fn image_counts<S: ImageStore>(&self, store: &S) -> String {
+        if let Ok(guard) = self.counts.lock()
+            && let Some((at, text)) = guard.as_ref()
+            && at.elapsed() < COUNTS_TTL
+        {
+            return text.clone();
+        }
+        let mut text = String::new();
+        match store.image_counts().await {
+            Ok(counts) => {
+                let _ = writeln!(
+                    text,
+                    "# HELP glimpse_images Images by status (deleted ones as status=\"deleted\"), refreshed every {}s.",
+                    COUNTS_TTL.as_secs()
+                );
+                let _ = writeln!(text, "# TYPE glimpse_images gauge");
+                for (status, n) in counts {
+                    let _ = writeln!(text, "glimpse_images{{status=\"{status}\"}} {n}");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count images for metrics");
+                return text;
+            }
+        }
+        if let Ok(mut guard) = self.counts.lock() {
+            *guard = Some((Instant::now(), text.clone()));
+        }
+        text
+    }
+}
+
+/// Records one finished request.
+pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("glimpse_http_requests_total", &labels).increment(1);
+    metrics::histogram!("glimpse_http_request_duration_seconds", "method" => method.to_owned(), "route" => route.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+/// Requests being served now.
+pub fn in_flight(delta: f64) {
+    metrics::gauge!("glimpse_http_requests_in_flight").increment(delta);
+}
+
+/// Records one store operation.
+pub fn record_db(op: &'static str, elapsed: Duration) {
+    metrics::histogram!("glimpse_db_operation_duration_seconds", "op" => op)
+        .record(elapsed.as_secs_f64());
+}
