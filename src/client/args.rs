@@ -71,13 +71,13 @@ pub enum ClientCommand {
 #[derive(Debug, Clone, Subcommand)]
 pub enum ImageCommand {
     /// List the images the caller can see, as a table or JSON.
-    List(ListArgs),
+    List(Box<ListArgs>),
     /// Show one image with its properties.
     Show(ShowArgs),
     /// Register a new image.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Change some fields or properties of an image.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Delete an image (the registry soft-deletes it).
     Delete(DeleteArgs),
 }

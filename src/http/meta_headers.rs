@@ -7,8 +7,23 @@ use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode
 /// In a value needing encoding: controls, non-ASCII (always) and `%` itself, so decoding is
 /// unambiguous.
 const VALUE_SET: &AsciiSet = &CONTROLS.add(b'%');
-/// In a header name: anything but letters, digits and `-` / `_`.
-const NAME_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_');
+/// In a header name: anything that is not an RFC 9110 token character, and `%` itself. Names
+/// such as `os.version` stay readable, as the reference sent them.
+const NAME_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
 
 fn is_plain(s: &str) -> bool {
     s.bytes().all(|b| (0x20..0x7f).contains(&b))
@@ -61,6 +76,13 @@ mod tests {
     fn values_are_encoded_only_when_needed() {
         assert_eq!(header_value("plain 100%"), "plain 100%");
         assert_eq!(header_value("é\n%"), "%C3%A9%0A%25");
+    }
+
+    #[test]
+    fn names_keep_token_characters() {
+        let n = |s| header_name("x-image-meta-property-", s).unwrap();
+        assert_eq!(n("os.Version"), "x-image-meta-property-os.version");
+        assert_eq!(n("a b:é%"), "x-image-meta-property-a%20b%3a%c3%a9%25");
     }
 
     #[test]

@@ -164,8 +164,9 @@ pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
-        .layer(axum::middleware::map_response(error::json_errors))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
+        // Outside the body limit, so that its 413 gets the JSON error body too.
+        .layer(axum::middleware::map_response(error::json_errors))
         .layer(axum::middleware::from_fn(request_log::request_id_and_log))
 }

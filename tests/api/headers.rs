@@ -81,11 +81,12 @@ backend_tests! {
         let admin = srv.admin();
         let img = admin.create(json!({
             "name": "café ☕", "location": "file:///données",
-            "properties": {"note": "line1\nline2", "plain": "100% ok", "emoji": "🚀", "tab": "a\tb", "x.y": "dotted"}
+            "properties": {"note": "line1\nline2", "plain": "100% ok", "emoji": "🚀", "tab": "a\tb", "x.y": "dotted",
+                           "a b:é": "odd name"}
         })).await;
         let r = admin.get(&format!("/images/{}", id_of(&img))).await.expect(200);
         let name = r.header("x-image-meta-name").unwrap();
-        assert_eq!(name, "caf%C3%A9%20%E2%98%95");
+        assert_eq!(name, "caf%C3%A9 %E2%98%95");
         assert_eq!(decode(&name), "café ☕");
         assert_eq!(decode(&r.header("x-image-meta-location").unwrap()), "file:///données");
         let note = r.header("x-image-meta-property-note").unwrap();
@@ -96,10 +97,28 @@ backend_tests! {
         assert_eq!(r.header("x-image-meta-property-plain").as_deref(), Some("100% ok"));
         // Tokens that are legal in a header name are kept.
         assert_eq!(r.header("x-image-meta-property-x.y").as_deref(), Some("dotted"));
+        assert_eq!(decode(&r.header("x-image-meta-property-tab").unwrap()), "a\tb");
+        // Other characters of a name are percent-encoded (header names are lower case).
+        assert_eq!(r.header("x-image-meta-property-a%20b%3a%c3%a9").as_deref(), Some("odd name"));
         // The JSON body is not encoded.
         assert_eq!(r.image()["name"], "café ☕");
         let h = admin.head(&format!("/images/{}", id_of(&img))).await.expect(200);
-        assert_eq!(h.header("x-image-meta-name").as_deref(), Some("caf%C3%A9%20%E2%98%95"));
+        assert_eq!(h.header("x-image-meta-name").as_deref(), Some("caf%C3%A9 %E2%98%95"));
+    }
+
+    async fn one_header_per_property_even_for_many(srv: TestServer) {
+        let admin = srv.admin();
+        let props: serde_json::Map<String, serde_json::Value> =
+            (0..128).map(|i| (format!("prop{i:03}"), json!(format!("value {i}")))).collect();
+        let img = admin.create(json!({"name": "many", "properties": props})).await;
+        let r = admin.get_unlimited(&format!("/images/{}", id_of(&img))).await.expect(200);
+        let m = meta(&r);
+        for i in 0..128 {
+            assert_eq!(m.get(&format!("x-image-meta-property-prop{i:03}")).map(String::as_str),
+                       Some(format!("value {i}").as_str()));
+        }
+        assert_eq!(m.keys().filter(|k| k.starts_with("x-image-meta-property-")).count(), 128);
+        assert_eq!(r.image(), &img);
     }
 
     async fn etag_changes_on_every_change(srv: TestServer) {

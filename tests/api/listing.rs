@@ -364,7 +364,7 @@ backend_tests! {
     async fn link_header_points_to_the_next_page(srv: TestServer) {
         let admin = srv.admin();
         let mut all = Vec::new();
-        for n in 0..5 {
+        for _ in 0..5 {
             all.push(id_of(&admin.create(json!({"name": "same", "properties": {"k": "v v"}})).await));
         }
         admin.create(json!({"name": "other"})).await;

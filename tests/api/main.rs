@@ -1,5 +1,6 @@
 //! Integration tests over real HTTP, each story run against SQLite, PostgreSQL and MariaDB.
 
+mod process;
 mod support;
 
 mod access;
@@ -8,5 +9,6 @@ mod images;
 mod listing;
 mod members;
 mod pagination;
+mod scale_out;
 mod smoke;
 mod validation;

@@ -368,6 +368,74 @@ impl As<'_> {
         self.send(method, path, Some(body.to_vec()), &[]).await
     }
 
+    /// `GET path` over a bare HTTP/1.1 connection, for responses with more headers than
+    /// reqwest (hyper) accepts (100): an image with many properties has one header each.
+    pub async fn get_unlimited(&self, path: &str) -> Resp {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.srv.base.trim_start_matches("http://");
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut req = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+        for (k, v) in &self.headers {
+            req.push_str(&format!("{k}: {}\r\n", v.to_str().expect("ascii")));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await.expect("read");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("end of headers");
+        let head = String::from_utf8(raw[..split].to_vec()).expect("ascii head");
+        let mut body = raw[split + 4..].to_vec();
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|c| c.parse().ok())
+            .expect("status line");
+        let mut headers = HeaderMap::new();
+        for l in lines {
+            let (k, v) = l.split_once(':').expect("header line");
+            headers.append(
+                HeaderName::from_bytes(k.trim().as_bytes()).expect("name"),
+                HeaderValue::from_str(v.trim()).expect("value"),
+            );
+        }
+        if headers
+            .get("transfer-encoding")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"))
+        {
+            let mut out = Vec::new();
+            let mut rest = &body[..];
+            loop {
+                let nl = rest
+                    .windows(2)
+                    .position(|w| w == b"\r\n")
+                    .expect("chunk size");
+                let size = usize::from_str_radix(
+                    std::str::from_utf8(&rest[..nl]).expect("hex").trim(),
+                    16,
+                )
+                .expect("chunk size");
+                if size == 0 {
+                    break;
+                }
+                out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
+                rest = &rest[nl + 2 + size + 2..];
+            }
+            body = out;
+        }
+        let text = String::from_utf8(body).expect("utf-8 body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
     /// Creates an image from the given fields and returns it (asserting 200).
     pub async fn create(&self, fields: Value) -> Value {
         let r = self

@@ -3,7 +3,7 @@
 use crate::catalog;
 use reqwest::Client;
 use serde::Deserialize;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -48,7 +48,10 @@ pub async fn seed(clients: &[Client], base: &str, count: u64, seed: u64, admin: 
     let progress = {
         let (done, failed) = (Arc::clone(&done), Arc::clone(&failed));
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // On a terminal the line is redrawn every second; in a log, a line every 10 s.
+            let tty = std::io::stderr().is_terminal();
+            let every = Duration::from_secs(if tty { 1 } else { 10 });
+            let mut tick = tokio::time::interval(every);
             tick.tick().await;
             loop {
                 tick.tick().await;
@@ -60,10 +63,15 @@ pub async fn seed(clients: &[Client], base: &str, count: u64, seed: u64, admin: 
                 } else {
                     "?".into()
                 };
-                eprint!(
-                    "\rseeding: {d}/{count} images ({:.1}%), {rate:.0}/s, {f} errors, eta {eta}   ",
+                let line = format!(
+                    "seeding: {d}/{count} images ({:.1}%), {rate:.0}/s, {f} errors, eta {eta}",
                     100.0 * d as f64 / count.max(1) as f64
                 );
+                if tty {
+                    eprint!("\r{line}   ");
+                } else {
+                    eprintln!("{line}");
+                }
                 let _ = std::io::stderr().flush();
             }
         })
@@ -145,14 +153,18 @@ pub async fn seed(clients: &[Client], base: &str, count: u64, seed: u64, admin: 
     out.errors = failed.load(Ordering::Relaxed);
     out.elapsed = start.elapsed();
     let secs = out.elapsed.as_secs_f64();
-    eprintln!(
-        "\rseeded {} images in {} ({:.0}/s), {} errors{}",
+    let line = format!(
+        "seeded {} images in {} ({:.0}/s), {} errors",
         out.ids.len(),
         fmt_duration(secs),
         out.ids.len() as f64 / secs.max(1e-9),
         out.errors,
-        " ".repeat(30)
     );
+    if std::io::stderr().is_terminal() {
+        eprintln!("\r{line}{}", " ".repeat(30));
+    } else {
+        eprintln!("{line}");
+    }
     out
 }
 
@@ -202,9 +214,8 @@ pub async fn discover(client: &Client, base: &str, want: u64) -> Result<Vec<Stri
         let n = page.images.len();
         marker = page.images.last().map(|i| i.id.clone());
         ids.extend(page.images.into_iter().map(|i| i.id));
-        if last_report.elapsed() >= Duration::from_secs(1) {
-            eprint!("\rfinding existing images: {} so far   ", ids.len());
-            let _ = std::io::stderr().flush();
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            eprintln!("finding existing images: {} so far", ids.len());
             last_report = Instant::now();
         }
         if n == 0 || marker.is_none() {
@@ -212,10 +223,9 @@ pub async fn discover(client: &Client, base: &str, want: u64) -> Result<Vec<Stri
         }
     }
     eprintln!(
-        "\rfound {} existing images in {:.1}s{}",
+        "found {} existing images in {:.1}s",
         ids.len(),
-        start.elapsed().as_secs_f64(),
-        " ".repeat(20)
+        start.elapsed().as_secs_f64()
     );
     Ok(ids)
 }

@@ -182,7 +182,7 @@ impl SqlStore {
         let r = match &self.pools {
             Pools::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
             Pools::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
-            Pools::MySql(p) => MYSQL_MIGRATIONS.run(p).await,
+            Pools::MySql(p) => return migrate_mysql(p).await,
         };
         r.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
@@ -242,6 +242,31 @@ impl SqlStore {
             Pools::MySql(p) => p.close().await,
         }
     }
+}
+
+/// MariaDB ignores the negative `GET_LOCK` timeout sqlx uses, so concurrent starts could both
+/// apply a migration: take a named lock ourselves (with a real timeout) on one connection and
+/// run the migrator on that same connection.
+async fn migrate_mysql(pool: &MySqlPool) -> Result<(), Error> {
+    use sqlx::Row;
+    let mut conn = pool.acquire().await?;
+    let got: Option<i64> = sqlx::query("SELECT GET_LOCK('glimpse_migrations', 120)")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    if got != Some(1) {
+        return Err(Error::Unavailable(
+            "could not take the migration lock within 120 s".into(),
+        ));
+    }
+    let result = MYSQL_MIGRATIONS.run(&mut *conn).await;
+    let _ = sqlx::query("SELECT RELEASE_LOCK('glimpse_migrations')")
+        .execute(&mut *conn)
+        .await;
+    result.map_err(|e| match e {
+        sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
+        other => Error::Internal(format!("migration failed: {other}")),
+    })
 }
 
 /// Errors worth retrying the whole transaction for: deadlocks, serialization failures, and

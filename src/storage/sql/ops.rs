@@ -118,6 +118,22 @@ macro_rules! backend_ops {
                 Ok(v.pop())
             }
 
+            /// Reads the image for a write. PostgreSQL and MySQL lock the row (FOR UPDATE) so
+            /// concurrent writers queue instead of racing and retrying; SQLite's BEGIN
+            /// IMMEDIATE already holds the database's write lock.
+            async fn fetch_for_write(
+                conn: &mut Conn,
+                id: &ImageId,
+                vis: &Visibility,
+            ) -> Result<Option<Image>, sqlx::Error> {
+                let mut stmt = st::select_image(id, vis);
+                if B != Backend::Sqlite {
+                    stmt.lock(sea_query::LockType::Update);
+                }
+                let mut v = fetch_images(conn, &stmt, true).await?;
+                Ok(v.pop())
+            }
+
             async fn write_properties(conn: &mut Conn, image: &Image) -> Result<(), sqlx::Error> {
                 q!(st::delete_properties(&image.id))
                     .execute(&mut *conn)
@@ -213,7 +229,7 @@ macro_rules! backend_ops {
             ) -> Result<Image> {
                 retry(|| async {
                     let mut tx = pool.begin_with($begin_write).await?;
-                    let current = fetch_one(&mut tx, id, vis)
+                    let current = fetch_for_write(&mut tx, id, vis)
                         .await?
                         .ok_or_else(Error::image_not_found)?;
                     let next = edit(&current)?;
@@ -240,7 +256,7 @@ macro_rules! backend_ops {
             ) -> Result<Image> {
                 retry(|| async {
                     let mut tx = pool.begin_with($begin_write).await?;
-                    let current = fetch_one(&mut tx, id, vis)
+                    let current = fetch_for_write(&mut tx, id, vis)
                         .await?
                         .ok_or_else(Error::image_not_found)?;
                     let mut next = check(&current)?;
@@ -280,10 +296,11 @@ macro_rules! backend_ops {
                 retry(|| async {
                     let now = Timestamp::now();
                     let mut tx = pool.begin_with($begin_write).await?;
+                    // The image row first, then memberships: the lock order of image updates.
+                    q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
                     q!(st::upsert_member(B, id, member, can_share, now))
                         .execute(&mut *tx)
                         .await?;
-                    q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
                     tx.commit().await?;
                     Ok(())
                 })
@@ -293,17 +310,20 @@ macro_rules! backend_ops {
             pub async fn remove_member(pool: &Pool, id: &ImageId, member: &str) -> Result<bool> {
                 retry(|| async {
                     let mut tx = pool.begin_with($begin_write).await?;
+                    q!(st::touch_image(B, id, Timestamp::now()))
+                        .execute(&mut *tx)
+                        .await?;
                     let gone = q!(st::delete_members(id, Some(member)))
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                    if gone > 0 {
-                        q!(st::touch_image(B, id, Timestamp::now()))
-                            .execute(&mut *tx)
-                            .await?;
+                    if gone == 0 {
+                        // Nothing changed: leave the version alone.
+                        tx.rollback().await?;
+                        return Ok(false);
                     }
                     tx.commit().await?;
-                    Ok(gone > 0)
+                    Ok(true)
                 })
                 .await
             }
@@ -316,6 +336,7 @@ macro_rules! backend_ops {
                 retry(|| async {
                     let now = Timestamp::now();
                     let mut tx = pool.begin_with($begin_write).await?;
+                    q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
                     let existing: Vec<Membership> = q!(st::select_members(id, None))
                         .fetch_all(&mut *tx)
                         .await?
@@ -340,7 +361,6 @@ macro_rules! backend_ops {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
                     tx.commit().await?;
                     Ok(())
                 })

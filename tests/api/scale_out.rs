@@ -1,0 +1,253 @@
+//! Several glimpse processes on one database behave as one registry (PostgreSQL and MariaDB).
+
+use crate::process::Process;
+use crate::support::{Backend, TestDb};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+async fn post(http: &reqwest::Client, base: &str, body: Value) -> Option<Value> {
+    let r = http
+        .post(format!("{base}/images"))
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
+    if r.status() != 200 {
+        return None;
+    }
+    r.json::<Value>().await.ok().map(|v| v["image"].clone())
+}
+
+async fn put(http: &reqwest::Client, url: String, body: Value) -> u16 {
+    match http.put(url).json(&body).send().await {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+async fn two_instances_one_registry(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    // Both start at once: migrations must be applied exactly once under the migration lock.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Process::start(&db.url, &[]));
+        let b = s.spawn(|| Process::start(&db.url, &[]));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    let bases = [a.base.clone(), b.base.clone()];
+    let http = reqwest::Client::new();
+
+    // Read-your-writes across instances.
+    let img = post(
+        &http,
+        &bases[0],
+        json!({"image": {"name": "seen-by-both", "is_public": true}}),
+    )
+    .await
+    .expect("create");
+    let id = img["id"].as_str().expect("id").to_owned();
+    let seen: Value = http
+        .get(format!("{}/images/{id}", bases[1]))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen["image"]["name"], "seen-by-both");
+
+    // Concurrent creates through both instances.
+    let mut creates = Vec::new();
+    for n in 0..60 {
+        let http = http.clone();
+        let base = bases[n % 2].clone();
+        creates.push(tokio::spawn(async move {
+            post(&http, &base, json!({"image": {"name": format!("img-{n}"), "properties": {"n": n.to_string(), "k": "v"}}})).await
+        }));
+    }
+    let mut created = BTreeMap::new();
+    for c in creates {
+        if let Some(img) = c.await.expect("join") {
+            created.insert(img["id"].as_str().expect("id").to_owned(), img);
+        }
+    }
+    assert_eq!(created.len(), 60, "every create acknowledged");
+
+    // Concurrent merges of distinct properties into one image from both instances: every
+    // acknowledged property must survive (no lost update).
+    let mut updates = Vec::new();
+    for n in 0..40 {
+        let http = http.clone();
+        let url = format!("{}/images/{id}", bases[n % 2]);
+        updates.push(tokio::spawn(async move {
+            (
+                n,
+                put(
+                    &http,
+                    url,
+                    json!({"image": {"properties": {format!("p{n}"): format!("v{n}")}}}),
+                )
+                .await,
+            )
+        }));
+    }
+    let mut acked = BTreeSet::new();
+    let mut refused = Vec::new();
+    for u in updates {
+        let (n, status) = u.await.expect("join");
+        if status == 200 {
+            acked.insert(format!("p{n}"));
+        } else {
+            refused.push(status);
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "concurrent merges must all succeed; refused: {refused:?}"
+    );
+    for base in &bases {
+        let v: Value = http
+            .get(format!("{base}/images/{id}"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        let props = v["image"]["properties"].as_object().expect("props");
+        for p in &acked {
+            assert!(
+                props.contains_key(p),
+                "acknowledged property {p} lost (seen through {base})"
+            );
+        }
+    }
+
+    // Concurrent membership changes through both instances.
+    let mut adds = Vec::new();
+    for n in 0..20 {
+        let http = http.clone();
+        let url = format!("{}/images/{id}/members/tenant-{n}", bases[n % 2]);
+        adds.push(tokio::spawn(async move {
+            http.put(url)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }));
+    }
+    for a in adds {
+        assert_eq!(a.await.expect("join"), 204);
+    }
+    let members: Value = http
+        .get(format!("{}/images/{id}/members", bases[0]))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(members["members"].as_array().expect("members").len(), 20);
+
+    // Every acknowledged create is there, whole, through both instances; no duplicates.
+    for base in &bases {
+        let mut seen = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut url =
+                format!("{base}/images/detail?is_public=none&limit=25&sort_key=name&sort_dir=asc");
+            if let Some(m) = &marker {
+                url.push_str(&format!("&marker={m}"));
+            }
+            let page: Value = http
+                .get(url)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            let images = page["images"].as_array().expect("images").clone();
+            for i in &images {
+                let iid = i["id"].as_str().expect("id").to_owned();
+                assert!(
+                    seen.insert(iid.clone(), i.clone()).is_none(),
+                    "duplicate {iid}"
+                );
+            }
+            if images.len() < 25 {
+                break;
+            }
+            marker = images
+                .last()
+                .and_then(|i| i["id"].as_str())
+                .map(str::to_owned);
+        }
+        for (cid, img) in &created {
+            let got = seen
+                .get(cid)
+                .unwrap_or_else(|| panic!("acknowledged image {cid} missing via {base}"));
+            assert_eq!(got["properties"], img["properties"], "properties of {cid}");
+        }
+        assert_eq!(seen.len(), created.len() + 1);
+    }
+}
+
+/// Many clients race to move one image out of `queued` with `from_state` through two
+/// processes: exactly one wins, the others get 409.
+async fn one_winner_per_state(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let a = Process::start(&db.url, &[]);
+    let b = Process::start(&db.url, &[]);
+    let http = reqwest::Client::new();
+    for round in 0..3 {
+        let img = post(
+            &http,
+            &a.base,
+            json!({"image": {"name": format!("race-{round}"), "status": "queued"}}),
+        )
+        .await
+        .expect("create");
+        let id = img["id"].as_str().expect("id").to_owned();
+        let mut racers = Vec::new();
+        for n in 0..16 {
+            let http = http.clone();
+            let url = format!("{}/images/{id}", if n % 2 == 0 { &a.base } else { &b.base });
+            racers.push(tokio::spawn(async move {
+                put(&http, url, json!({"image": {"status": "saving", "properties": {"winner": n.to_string()}}, "from_state": "queued"})).await
+            }));
+        }
+        let mut statuses = Vec::new();
+        for r in racers {
+            statuses.push(r.await.expect("join"));
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "one winner: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 409),
+            "{statuses:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_instances_one_registry() {
+    two_instances_one_registry(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_two_instances_one_registry() {
+    two_instances_one_registry(Backend::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_from_state_race_has_one_winner() {
+    one_winner_per_state(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_from_state_race_has_one_winner() {
+    one_winner_per_state(Backend::Mysql).await;
+}

@@ -1,0 +1,123 @@
+//! The benchmark tool keeps working: a tiny run of `glimpse-bench` against a real glimpse
+//! server (in this process, on a temporary SQLite file) must seed its images and complete
+//! requests in every scenario with no error. Figures are printed, never asserted.
+
+use glimpse::config::{ServerConfig, Settings, Sources};
+use glimpse::server::Server;
+use serde_json::Value;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_tool_runs_every_scenario_without_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = Settings {
+        bind: Some("127.0.0.1:0".parse().expect("addr")),
+        database_url: Some(format!(
+            "sqlite://{}",
+            dir.path().join("bench.db").display()
+        )),
+        db_max_connections: Some(5),
+        db_acquire_timeout: Some(10.0),
+        ..Settings::default()
+    };
+    let config: ServerConfig =
+        ServerConfig::from_settings(&settings, &Sources::default()).expect("valid config");
+    let server = Server::bind(config).await.expect("server starts");
+    let addr = server.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    let json_out = dir.path().join("results.json");
+    let ids_file = dir.path().join("ids.txt");
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_glimpse-bench"))
+        .args(["--url", &format!("http://{addr}")])
+        .args(["--images", "300", "--duration", "1", "--warmup", "0"])
+        .args(["--connections", "4", "--threads", "1"])
+        .arg("--ids-file")
+        .arg(&ids_file)
+        .arg("--json-out")
+        .arg(&json_out)
+        .args(["--server-pid", &std::process::id().to_string()])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the benchmark finishes within 3 minutes")
+        .expect("the benchmark starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "glimpse-bench failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&json_out).expect("JSON written")).expect("JSON");
+    assert_eq!(report["seed"]["created"], 300, "{}", report["seed"]);
+    assert_eq!(report["seed"]["errors"], 0);
+    assert_eq!(report["total_errors"], 0);
+    let ids = std::fs::read_to_string(&ids_file).expect("ids written");
+    assert_eq!(ids.lines().count(), 300);
+
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    let names: Vec<&str> = scenarios
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "show",
+            "head",
+            "list-brief",
+            "list-detail",
+            "filter-property",
+            "filter-and-sort",
+            "page-walk",
+            "create",
+            "update",
+            "mixed",
+            "healthz"
+        ]
+    );
+    for s in scenarios {
+        let name = &s["name"];
+        assert_eq!(s["errors"], 0, "{name}: {}", s["error_samples"]);
+        assert!(
+            s["requests"].as_u64().unwrap_or(0) > 0,
+            "{name}: no request"
+        );
+        assert!(s["requests_per_s"].as_f64().unwrap_or(0.0) > 0.0, "{name}");
+        assert!(s["latency_ms"]["p99"].as_f64().unwrap_or(-1.0) >= 0.0);
+        assert!(s["memory"]["after"]["rss_kib"].as_u64().unwrap_or(0) > 0);
+    }
+
+    // Reusing the catalog: from the ids file, and by listing.
+    for reuse in [
+        vec!["--ids-file".to_owned(), ids_file.display().to_string()],
+        vec![],
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_glimpse-bench"))
+            .args(["--url", &format!("http://{addr}"), "--skip-seed"])
+            .args(["--scenarios", "show,update", "--duration", "0.3"])
+            .args(["--warmup", "0", "--connections", "2", "--threads", "1"])
+            .args(&reuse)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("the benchmark starts");
+        assert!(
+            output.status.success(),
+            "reusing the catalog ({reuse:?}) failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+}
