@@ -13,6 +13,9 @@ use clap::{Args, Parser, Subcommand};
         file, then --glance-config, then built-in defaults."
 )]
 pub struct Cli {
+    /// Where the client commands (image, member, shared) send their requests, and as whom.
+    #[command(flatten)]
+    pub client: crate::client::ClientOptions,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -40,12 +43,11 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Database maintenance.
-    Db {
-        #[command(subcommand)]
-        command: DbCommand,
-        #[command(flatten)]
-        config: ConfigArgs,
-    },
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Client commands: talk to a running registry.
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +59,48 @@ pub enum ConfigCommand {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Apply pending migrations without serving.
-    Migrate,
+    Migrate(ConfigArgs),
     /// List applied and pending migrations.
-    Status,
+    Status(ConfigArgs),
+    /// Permanently remove images soft-deleted longer ago than --older-than, with their
+    /// properties and memberships, in small batches that do not block the server.
+    Purge {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Age of deletion, e.g. 30d, 12h, 90m.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the whole catalog (deleted images and memberships included) as JSON lines, in
+    /// id order: the same catalog always gives the same bytes.
+    Export {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Load a catalog written by `db export` (into an empty database, typically).
+    Import {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Read from here instead of standard input.
+        #[arg(long, short)]
+        input: Option<std::path::PathBuf>,
+    },
+}
+
+impl DbCommand {
+    /// The configuration every database command takes.
+    pub fn config(&self) -> &ConfigArgs {
+        match self {
+            DbCommand::Migrate(c) | DbCommand::Status(c) => c,
+            DbCommand::Purge { config, .. }
+            | DbCommand::Export { config, .. }
+            | DbCommand::Import { config, .. } => config,
+        }
+    }
 }

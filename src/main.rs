@@ -1,8 +1,11 @@
 use clap::Parser;
 use glimpse::cli::{Cli, Command, ConfigCommand, DbCommand};
 use glimpse::config::{LogFormat, ServerConfig, Settings};
+use glimpse::domain::Timestamp;
+use glimpse::error::Error;
 use glimpse::server::Server;
 use glimpse::storage::sql::{SqlStore, redact_url};
+use std::io::Write;
 use std::process::ExitCode;
 
 fn init_logging(settings: &Settings) {
@@ -70,7 +73,8 @@ async fn serve(args: glimpse::cli::ConfigArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn db(command: DbCommand, args: glimpse::cli::ConfigArgs) -> ExitCode {
+async fn db(command: DbCommand) -> ExitCode {
+    let args = command.config().clone();
     let settings = match args.resolve() {
         Ok(s) => s,
         Err(e) => return fail(e, 2),
@@ -83,19 +87,66 @@ async fn db(command: DbCommand, args: glimpse::cli::ConfigArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e, 1),
     };
+    // Every command but `status` works on the current schema.
+    if !matches!(command, DbCommand::Status(_))
+        && let Err(e) = store.migrate().await
+    {
+        return fail(e, 1);
+    }
     let result = match command {
-        DbCommand::Migrate => store
-            .migrate()
-            .await
-            .map(|()| println!("migrations applied")),
-        DbCommand::Status => store.migration_status().await.map(|list| {
+        DbCommand::Migrate(_) => {
+            println!("migrations applied");
+            Ok(())
+        }
+        DbCommand::Status(_) => store.migration_status().await.map(|list| {
             for (version, description, applied) in list {
-                println!(
-                    "{version:>6}  {:<8}  {description}",
-                    if applied { "applied" } else { "pending" }
-                );
+                let state = if applied { "applied" } else { "pending" };
+                println!("{version:>6}  {state:<8}  {description}");
             }
         }),
+        DbCommand::Purge {
+            older_than,
+            dry_run,
+            ..
+        } => {
+            let cutoff = match time::Duration::try_from(older_than) {
+                Ok(age) => Timestamp::from_primitive(Timestamp::now().as_primitive() - age),
+                Err(e) => return fail(format!("invalid --older-than: {e}"), 2),
+            };
+            store.purge_deleted(cutoff, dry_run).await.map(|n| {
+                if dry_run {
+                    println!("{n} images deleted before {cutoff} would be purged");
+                } else {
+                    println!("purged {n} images deleted before {cutoff}");
+                }
+            })
+        }
+        DbCommand::Export { output, .. } => {
+            let mut out: Box<dyn Write + Send> = match output {
+                Some(path) => match std::fs::File::create(&path) {
+                    Ok(f) => Box::new(std::io::BufWriter::new(f)),
+                    Err(e) => return fail(format!("cannot create {}: {e}", path.display()), 1),
+                },
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            let exported = store.export(&mut *out).await;
+            let flushed = out.flush();
+            exported.and_then(|n| {
+                flushed.map_err(|e| Error::Internal(format!("cannot write export: {e}")))?;
+                eprintln!("exported {n} images");
+                Ok(())
+            })
+        }
+        DbCommand::Import { input, .. } => {
+            let imported = match input {
+                Some(path) => match std::fs::File::open(&path) {
+                    Ok(f) => store.import(std::io::BufReader::new(f)).await,
+                    Err(e) => return fail(format!("cannot open {}: {e}", path.display()), 1),
+                },
+                None => store.import(std::io::stdin().lock()).await,
+            };
+            imported.map(|n| eprintln!("imported {n} images"))
+        }
     };
     store.close().await;
     match result {
@@ -119,6 +170,7 @@ async fn main() -> ExitCode {
             }
             Err(e) => fail(e, 2),
         },
-        Command::Db { command, config } => db(command, config).await,
+        Command::Db(command) => db(command).await,
+        Command::Client(cmd) => glimpse::client::run(cli.client, cmd).await,
     }
 }

@@ -649,6 +649,19 @@ async fn members_and_shared() {
     assert!(o.stdout.contains(&id), "{}", o.stdout);
     let o = expect(srv.admin(&["shared", "t2", "--json"]).await, exit::OK);
     assert_eq!(json_of(&o)["shared_images"][0]["image_id"], id.as_str());
+    // The TENANT argument is not taken for the caller's --tenant (no warning, and with a token
+    // the caller stays who it is).
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    let o = expect(
+        srv.tenant("t1", &["shared", "t2", "--json"]).await,
+        exit::OK,
+    );
+    assert_eq!(json_of(&o)["shared_images"][0]["image_id"], id.as_str());
+    let o = expect(
+        srv.tenant("t2", &["shared", "t2", "--json"]).await,
+        exit::OK,
+    );
+    assert_eq!(json_of(&o)["shared_images"][0]["image_id"], id.as_str());
 
     // A member without can_share cannot change memberships: 403, exit 1.
     expect(
@@ -805,6 +818,38 @@ async fn usage_and_network_errors() {
         o.stderr
     );
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    // https on a port where nothing listens: still a network error (whatever TLS support).
+    let o = expect(
+        run_args(["--url", "https://127.0.0.1:1", "image", "list"]).await,
+        exit::NETWORK,
+    );
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    // A server that accepts the connection and never answers: a timeout, exit 6.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_url = format!("http://{}", silent.local_addr().expect("addr"));
+    let hold = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+        }
+    });
+    let o = expect(
+        run_args([
+            "--url",
+            &silent_url,
+            "--timeout",
+            "0.5",
+            "image",
+            "show",
+            "x",
+        ])
+        .await,
+        exit::NETWORK,
+    );
+    assert!(o.stderr.contains("no answer in time"), "{}", o.stderr);
+    hold.abort();
     // A URL that is not one, an unknown flag, a property without '=', a missing argument: exit 2.
     expect(
         run_args(["--url", "not a url", "image", "list"]).await,

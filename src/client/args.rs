@@ -7,6 +7,7 @@ use url::Url;
 /// Where the registry is and who the caller is. Flattened into the top-level command line;
 /// every option also reads an environment variable.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Registry options")]
 pub struct ClientOptions {
     /// Base URL of the registry the client commands talk to.
     #[arg(
@@ -333,6 +334,8 @@ pub struct MemberReplaceArgs {
 #[derive(Debug, Clone, Args)]
 pub struct SharedArgs {
     /// Tenant whose shared images to list.
+    // Its own id: `tenant` is the global --tenant option's, and clap would mix the two.
+    #[arg(id = "shared_tenant", value_name = "TENANT")]
     pub tenant: String,
     /// Print the registry's JSON (`{"shared_images": [...]}`) instead of a table.
     #[arg(long)]

@@ -355,12 +355,14 @@ pub fn code_of(status: StatusCode) -> u8 {
 }
 
 fn network_failure(url: &Url, e: &reqwest::Error) -> Failure {
+    let root = root_cause(e);
     let what = if e.is_timeout() {
-        "no answer in time".to_owned()
-    } else if e.is_builder() && url.scheme() == "https" {
-        "this build of glimpse speaks plain HTTP only".to_owned()
+        "no answer in time (see --timeout)".to_owned()
+    } else if url.scheme() == "https" && root.contains("scheme is not http") {
+        // reqwest is built without TLS: say so rather than "invalid URL".
+        "this build of glimpse speaks plain HTTP only (use http://, or a TLS proxy)".to_owned()
     } else {
-        root_cause(e)
+        root
     };
     let verb = if e.is_connect() {
         "cannot connect to"

@@ -367,7 +367,7 @@ async fn list(api: &Api, a: &ListArgs, err: &mut (dyn Write + Send)) -> Result<S
     {
         let _ = writeln!(
             err,
-            "glimpse: more images follow: use --all, or --marker {}",
+            "glimpse: the page is full, more images may follow: use --all, or --marker {}",
             http::one_line(last)
         );
     }

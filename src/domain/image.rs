@@ -33,6 +33,14 @@ impl ImageId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ImageId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ImageId::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid image id '{s}'")))
+    }
+}
+
 impl fmt::Display for ImageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

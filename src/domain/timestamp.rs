@@ -43,14 +43,12 @@ impl Timestamp {
         };
         let normalized = s.trim().replacen(' ', "T", 1);
         if let Ok(t) = OffsetDateTime::parse(&normalized, &Iso8601::DEFAULT) {
-            let utc = t.to_offset(UtcOffset::UTC);
-            return Ok(Self::from_primitive(PrimitiveDateTime::new(
-                utc.date(),
-                utc.time(),
-            )));
+            // In UTC the instant may fall outside the calendar (`9999-12-31T23:00-02:00`).
+            let utc = t.checked_to_offset(UtcOffset::UTC).ok_or_else(bad)?;
+            return in_range(PrimitiveDateTime::new(utc.date(), utc.time())).ok_or_else(bad);
         }
         if let Ok(t) = PrimitiveDateTime::parse(&normalized, &Iso8601::DEFAULT) {
-            return Ok(Self::from_primitive(t));
+            return in_range(t).ok_or_else(bad);
         }
         Err(bad())
     }
@@ -74,6 +72,13 @@ impl Timestamp {
     }
 }
 
+/// Years 1 to 9999: what every backend stores and compares (MySQL cannot take year 0 or less).
+fn in_range(t: PrimitiveDateTime) -> Option<Timestamp> {
+    (1..=9999)
+        .contains(&t.year())
+        .then(|| Timestamp::from_primitive(t))
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.format(WIRE) {
@@ -86,6 +91,13 @@ impl fmt::Display for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse_iso8601(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -112,6 +124,9 @@ mod tests {
             "yesterday",
             "2011-13-45T00:00:00",
             "2011-09-27T14:03:11Zjunk",
+            "9999-12-31T23:59:59-01:00",
+            "0000-01-01T00:00:00+01:00",
+            "0000-06-01T00:00:00Z",
         ] {
             assert!(Timestamp::parse_iso8601(s).is_err(), "{s}");
         }

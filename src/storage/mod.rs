@@ -1,6 +1,7 @@
 //! Persistence. The rest of glimpse sees only the [`ImageStore`] trait; the SQL backends
 //! (SQLite, PostgreSQL, MySQL/MariaDB) live behind it in [`sql`], chosen once at start-up.
 
+pub mod catalog;
 pub mod sql;
 
 use crate::domain::member::{Membership, SharedImage};

@@ -455,6 +455,66 @@ backend_tests! {
         assert_eq!(shown.image()["properties"]["🔑".repeat(255)].as_str().map(|s| s.chars().count()), Some(65535));
     }
 
+    async fn concurrent_writes_lose_nothing(srv: TestServer) {
+        let admin = srv.admin();
+        let img = admin.create(json!({"name": "busy"})).await;
+        let url = format!("{}/images/{}", srv.base, id_of(&img));
+        // Eight writers merge a property each at the same time: none is lost.
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (http, url) = (srv.http.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = http.put(&url).json(&json!({"image": {"properties": {format!("p{i}"): format!("v{i}")}}}))
+                    .send().await.expect("sent");
+                let status = r.status().as_u16();
+                let etag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+                (status, etag, r.text().await.unwrap())
+            }));
+        }
+        let mut tags = std::collections::BTreeSet::new();
+        for t in tasks {
+            let (status, etag, text) = t.await.unwrap();
+            assert_eq!(status, 200, "{text}");
+            assert!(tags.insert(etag.expect("ETag")), "two writes produced the same version");
+        }
+        let shown = admin.get(&url[srv.base.len()..]).await.expect(200);
+        let expected: serde_json::Map<String, Value> =
+            (0..8).map(|i| (format!("p{i}"), json!(format!("v{i}")))).collect();
+        assert_eq!(shown.image()["properties"], Value::Object(expected));
+
+        // Six creators of one id: exactly one wins, the others get 409.
+        let id = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d";
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let (http, base) = (srv.http.clone(), srv.base.clone());
+            tasks.push(tokio::spawn(async move {
+                http.post(format!("{base}/images")).json(&json!({"image": {"id": id, "name": format!("c{i}")}}))
+                    .send().await.expect("sent").status().as_u16()
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        statuses.sort();
+        assert_eq!(statuses, vec![200, 409, 409, 409, 409, 409]);
+
+        // Five deleters of one image: exactly one deletes it, the others find nothing.
+        let mut tasks = Vec::new();
+        for _ in 0..5 {
+            let (http, url) = (srv.http.clone(), format!("{}/images/{id}", srv.base));
+            tasks.push(tokio::spawn(async move {
+                http.delete(&url).send().await.expect("sent").status().as_u16()
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        statuses.sort();
+        assert_eq!(statuses, vec![200, 404, 404, 404, 404]);
+    }
+
     async fn timestamps_have_microseconds_and_survive_storage(srv: TestServer) {
         let admin = srv.admin();
         let mut seen = Vec::new();

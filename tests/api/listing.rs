@@ -94,6 +94,15 @@ backend_tests! {
         // The detailed list filters the same way.
         assert_eq!(set(admin.get("/images/detail?is_public=none&name=Foo").await.expect(200).ids()),
                    set_of(&[&foo_upper]));
+        // Exact in Unicode too: no case or accent folding.
+        let e_acute = id_of(&mk(json!({"name": "é"})).await);
+        mk(json!({"name": "É"})).await;
+        mk(json!({"name": "e"})).await;
+        assert_eq!(ids(&admin, &format!("{base}&name=%C3%A9")).await, set_of(&[&e_acute]));
+        // Broken query strings are 400, not guessed at.
+        for bad in ["name=%zz", "name=%ff", "name=%00", "property-os=%C3"] {
+            admin.get(&format!("{base}&{bad}")).await.expect_error(400);
+        }
         // Non-integers and bad booleans are 400.
         for bad in ["min_ram=x", "min_disk=1.5", "protected=maybe", "status=bogus"] {
             admin.get(&format!("{base}&{bad}")).await.expect_error(400);
@@ -207,6 +216,13 @@ backend_tests! {
         // An admin can still exclude the deleted ones.
         let live = ids(&admin, &format!("{}&deleted=false", cs(&mark))).await;
         assert_eq!(live, set_of(&[&id_of(&changed), &id_of(&fresh)]));
+        // The edges of the calendar are handled, not crashed on.
+        assert_eq!(ids(&admin, &cs("1000-01-01T00:00:00Z")).await.len(), 5);
+        assert!(ids(&admin, &cs("9999-12-31T23:59:59.999999Z")).await.is_empty());
+        for edge in ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00Z", "0000-01-01T00:00:00+01:00"] {
+            let r = admin.get(&cs(edge)).await;
+            assert!(r.status == 200 || r.status == 400, "changes-since={edge}: {} {}", r.status, r.text);
+        }
         for bad in ["yesterday", "2011-13-01T00:00:00", "2011-09-27T25:00:00Z", "", "12345"] {
             admin.get(&cs(bad)).await.expect_error(400);
         }

@@ -1,13 +1,17 @@
 //! Integration tests over real HTTP, each story run against SQLite, PostgreSQL and MariaDB.
 
+mod faults;
 mod process;
+mod proxy;
 mod support;
 
 mod access;
 mod headers;
 mod images;
 mod listing;
+mod maintenance;
 mod members;
+mod openapi;
 mod pagination;
 mod scale_out;
 mod smoke;

@@ -110,7 +110,7 @@ async fn dataset(admin: &As<'_>) -> Vec<String> {
         json!("c"),
         json!("a"),
         json!("B"),
-        json!("z"),
+        json!(""),
         json!("é"),
         json!("Z"),
         json!("a"),

@@ -148,7 +148,11 @@ impl TestServer {
 
     /// Starts a server whose configuration `tweak` may change.
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        let db = TestDb::create(backend).await;
+        Self::start_on(TestDb::create(backend).await, tweak).await
+    }
+
+    /// Starts a server on an existing test database.
+    pub async fn start_on(db: TestDb, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let mut config = default_config(&db.url);
         tweak(&mut config);
         let server = Server::bind(config).await.expect("server starts");
@@ -371,15 +375,31 @@ impl As<'_> {
     /// `GET path` over a bare HTTP/1.1 connection, for responses with more headers than
     /// reqwest (hyper) accepts (100): an image with many properties has one header each.
     pub async fn get_unlimited(&self, path: &str) -> Resp {
+        self.bare("GET", path, &[], b"").await
+    }
+
+    /// One request over a bare HTTP/1.1 connection: exactly these headers (plus the caller's)
+    /// and body bytes, so a test may claim a `content-length` it never sends.
+    pub async fn bare(
+        &self,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let addr = self.srv.base.trim_start_matches("http://");
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let mut req = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+        let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
         for (k, v) in &self.headers {
             req.push_str(&format!("{k}: {}\r\n", v.to_str().expect("ascii")));
         }
+        for (k, v) in extra {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
         req.push_str("\r\n");
         s.write_all(req.as_bytes()).await.expect("write");
+        s.write_all(body).await.expect("write body");
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).await.expect("read");
         let split = raw

@@ -2,8 +2,8 @@
 //! 400 (413 for the property quota and oversized bodies) with a message naming the field, and
 //! nothing is written.
 
-use crate::backend_tests;
 use crate::support::{As, id_of};
+use crate::{backend_tests, backend_tests_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -233,6 +233,24 @@ backend_tests! {
         assert_eq!(shown.image()["properties"], json!({"a": "1", "a ": "2"}));
     }
 
+    async fn nul_characters_are_400_not_database_errors(srv: TestServer) {
+        let admin = srv.admin();
+        for field in ["name", "checksum", "location", "owner"] {
+            create_fails(&admin, json!({ field: "a\u{0}b" }), 400, &[field]).await;
+        }
+        create_fails(&admin, json!({"properties": {"a\u{0}b": "v"}}), 400, &["NUL"]).await;
+        create_fails(&admin, json!({"properties": {"k": "v\u{0}"}}), 400, &["NUL"]).await;
+        assert_eq!(count_all(&admin).await, 0);
+        let img = admin.create(json!({"name": "ok"})).await;
+        let id = id_of(&img);
+        update_fails(&admin, &id, json!({"image": {"name": "\u{0}"}}), 400, &["NUL"]).await;
+        admin.send(Method::PUT, &format!("/images/{id}/members/a%00b"), None, &[]).await.expect_error(400);
+        admin.send(Method::PUT, &format!("/images/{id}/members"),
+                   Some(json!({"memberships": [{"member_id": "a\u{0}"}]}).to_string().into_bytes()), &[])
+            .await.expect_error(400);
+        assert_eq!(admin.get(&format!("/images/{id}/members")).await.expect(200).json["members"], json!([]));
+    }
+
     async fn property_quota_is_413(srv: TestServer) {
         let admin = srv.admin();
         let many = |n: usize, prefix: &str| -> Value {
@@ -368,16 +386,49 @@ backend_tests! {
         assert!(body.len() < 1024 * 1024);
         let r = admin.raw(Method::POST, "/images", &body).await.expect(200);
         assert_eq!(r.image()["properties"].as_object().unwrap().len(), 15);
-        // Over it: 413 before parsing, whether or not the body would be valid JSON.
-        let mut big = br#"{"image": {"name": ""#.to_vec();
-        big.extend(std::iter::repeat_n(b'a', 1024 * 1024));
-        big.extend(br#""}}"#);
-        admin.raw(Method::POST, "/images", &big).await.expect_error(413);
-        let junk = vec![b'x'; 1024 * 1024 + 1];
-        admin.raw(Method::POST, "/images", &junk).await.expect_error(413);
+        // Over it: 413 before the body is even read. (A bare connection announces the length
+        // and sends nothing: an HTTP client that is still sending when the server answers and
+        // closes may lose the answer.)
         let id = id_of(r.image());
-        admin.raw(Method::PUT, &format!("/images/{id}"), &junk).await.expect_error(413);
+        for (method, path, len) in [("POST", "/images".to_owned(), 1024 * 1024 + 1),
+                                    ("POST", "/images".to_owned(), 50 * 1024 * 1024),
+                                    ("PUT", format!("/images/{id}"), 1024 * 1024 + 1),
+                                    ("PUT", format!("/images/{id}/members"), 2 * 1024 * 1024)] {
+            let len = len.to_string();
+            let r = admin.bare(method, &path, &[("content-type", "application/json"), ("content-length", &len)], b"")
+                .await;
+            r.expect_error(413);
+        }
         assert_eq!(count_all(&admin).await, 1);
         assert_eq!(admin.get_unlimited(&format!("/images/{id}")).await.expect(200).image()["name"], "big");
+    }
+}
+
+backend_tests_with! {
+    |c: &mut glimpse::config::ServerConfig| {
+        c.max_body_bytes = 2048;
+        c.rules.max_properties = 3;
+        c.rules.formats.disk.push("lz4img".into());
+        c.rules.formats.container.push("tarball".into());
+    };
+
+    async fn configured_limits_and_formats(srv: TestServer) {
+        let admin = srv.admin();
+        let small = json!({"image": {"name": "x".repeat(1500)}}).to_string().into_bytes();
+        assert!(small.len() < 2048);
+        admin.raw(Method::POST, "/images", &small).await.expect_error(400); // name too long, but parsed
+        admin.bare("POST", "/images", &[("content-length", "2049")], b"").await.expect_error(413);
+        // Exactly at the limit is still read.
+        let at = json!({"image": {"location": "x".repeat(2048 - 25)}}).to_string();
+        assert_eq!(at.len(), 2048);
+        let r = admin.bare("POST", "/images", &[("content-length", "2048")], at.as_bytes()).await.expect(200);
+        admin.delete(&format!("/images/{}", id_of(r.image()))).await.expect(200);
+        create_fails(&admin, json!({"properties": {"a": "1", "b": "2", "c": "3", "d": "4"}}), 413, &["3"]).await;
+        let img = admin.create(json!({"disk_format": "lz4img", "container_format": "tarball",
+                                      "properties": {"a": "1", "b": "2", "c": "3"}})).await;
+        assert_eq!(img["disk_format"], "lz4img");
+        update_fails(&admin, &id_of(&img), json!({"image": {"properties": {"d": "4"}}}), 413, &[]).await;
+        create_fails(&admin, json!({"disk_format": "zip"}), 400, &["lz4img"]).await;
+        create_fails(&admin, json!({"container_format": "zip"}), 400, &["tarball"]).await;
     }
 }

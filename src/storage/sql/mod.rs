@@ -4,6 +4,7 @@
 //! code that runs them is written once and stamped out per backend by [`ops`].
 
 pub mod filter;
+mod maintenance;
 mod ops;
 mod rows;
 pub mod schema;

@@ -213,3 +213,75 @@ pub fn count_by_status() -> SelectStatement {
         .group_by_col(STATUS)
         .to_owned()
 }
+
+/// All images (deleted included) in id order after `after`, for export.
+pub fn select_export_page(after: Option<&ImageId>, limit: u64) -> SelectStatement {
+    let mut s = select_images();
+    if let Some(a) = after {
+        s.and_where(Expr::col((IMAGES, ID)).gt(a.as_str()));
+    }
+    s.order_by((IMAGES, ID), sea_query::Order::Asc).limit(limit);
+    s
+}
+
+/// Full membership rows of a page of images, for export.
+pub fn select_members_of(ids: &[&str]) -> SelectStatement {
+    Query::select()
+        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT])
+        .from(MEMBERS)
+        .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
+        .order_by(IMAGE_ID, sea_query::Order::Asc)
+        .order_by(MEMBER, sea_query::Order::Asc)
+        .to_owned()
+}
+
+pub fn insert_member_row(
+    b: Backend,
+    id: &ImageId,
+    m: &crate::storage::catalog::CatalogMember,
+) -> InsertStatement {
+    Query::insert()
+        .into_table(MEMBERS)
+        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT])
+        .values_panic([
+            id.as_str().into(),
+            m.member.as_str().into(),
+            m.can_share.into(),
+            b.ts(m.created_at).into(),
+            b.ts(m.updated_at).into(),
+        ])
+        .to_owned()
+}
+
+/// Ids of images soft-deleted before `cutoff`, oldest first, a batch at a time.
+pub fn select_purgeable(b: Backend, cutoff: Timestamp, limit: u64) -> SelectStatement {
+    Query::select()
+        .column(ID)
+        .from(IMAGES)
+        .and_where(Expr::col(DELETED).eq(true))
+        .and_where(Expr::col(DELETED_AT).lt(b.ts(cutoff)))
+        .order_by(DELETED_AT, sea_query::Order::Asc)
+        .limit(limit)
+        .to_owned()
+}
+
+pub fn delete_images(ids: &[&str]) -> DeleteStatement {
+    Query::delete()
+        .from_table(IMAGES)
+        .and_where(Expr::col(ID).is_in(ids.iter().copied()))
+        .to_owned()
+}
+
+pub fn delete_properties_of(ids: &[&str]) -> DeleteStatement {
+    Query::delete()
+        .from_table(PROPERTIES)
+        .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
+        .to_owned()
+}
+
+pub fn delete_members_of(ids: &[&str]) -> DeleteStatement {
+    Query::delete()
+        .from_table(MEMBERS)
+        .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
+        .to_owned()
+}
