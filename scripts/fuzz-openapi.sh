@@ -66,7 +66,7 @@ status=0
   timeout "$TIME_LIMIT" schemathesis run "$base/openapi.json" \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "$MAX_EXAMPLES" \
-    --workers 2 \
+    --workers 1 \
     --generation-database none \
     --no-color \
     "${seed_args[@]}"

@@ -79,6 +79,15 @@ pub fn parse_member_body(body: &[u8]) -> Result<Option<bool>, Error> {
         return Ok(None);
     }
     let v = parse_json(body)?;
+    // Only `{}` or `{"member": {...}}`: anything else is not a member body.
+    if !v
+        .as_object()
+        .is_some_and(|o| o.keys().all(|k| k == "member"))
+    {
+        return Err(Error::bad_request(
+            "The request body must be {\"member\": {\"can_share\": <boolean>}}",
+        ));
+    }
     match v.get("member") {
         None | Some(Value::Null) => Ok(None),
         Some(m @ Value::Object(_)) => can_share_of(m.get("can_share")),

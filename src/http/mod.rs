@@ -1,6 +1,7 @@
 //! The HTTP layer: routing, parsing, headers and error mapping. Handlers stay thin; the
 //! decisions are in [`crate::registry`] and [`crate::domain`].
 
+mod body_limit;
 pub mod caller;
 pub mod error;
 mod health;
@@ -20,7 +21,6 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use serde::Serialize;
 use std::sync::Arc;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// What every handler shares.
@@ -165,7 +165,9 @@ pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
             timeout,
         ))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            body_limit::limit_body(max_body, req, next)
+        }))
         // Outside the body limit, so that its 413 gets the JSON error body too.
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(axum::middleware::from_fn(request_log::request_id_and_log))

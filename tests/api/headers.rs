@@ -16,6 +16,43 @@ fn meta(r: &Resp) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Everything the process logs at info level for `glimpse::access`, from the moment the first
+/// test asks for it (one global subscriber per test process).
+fn access_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOG: std::sync::OnceLock<&'static std::sync::Mutex<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log: &'static std::sync::Mutex<Vec<u8>> =
+            Box::leak(Box::new(std::sync::Mutex::new(Vec::new())));
+        struct W(&'static std::sync::Mutex<Vec<u8>>);
+        impl std::io::Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("glimpse::access=info"))
+            .with_ansi(false)
+            .with_writer(move || W(log))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        log
+    })
+}
+
+fn logged_lines_with(needle: &str) -> Vec<String> {
+    let log = access_log().lock().unwrap();
+    String::from_utf8_lossy(&log)
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
@@ -254,6 +291,19 @@ backend_tests! {
             assert_eq!(r.status, 404);
             assert_eq!(r.header("x-openstack-request-id").as_deref(), Some(mine));
         }
+        // Each request's id is in its log line.
+        access_log();
+        let r = admin.get(&format!("/images/{}", id_of(&img))).await.expect(200);
+        let generated = r.header("x-openstack-request-id").unwrap();
+        let lines = logged_lines_with(&generated);
+        assert_eq!(lines.len(), 1, "one log line per request: {lines:?}");
+        assert!(lines[0].contains("status=200") && lines[0].contains("GET"), "{}", lines[0]);
+        let mine = format!("trace-{}", uuid::Uuid::new_v4().simple());
+        admin.send(Method::DELETE, "/images/6e5d4c3b-2a19-4807-b6a5-948372615049", None,
+                   &[("x-openstack-request-id", &mine)]).await.expect_error(404);
+        let lines = logged_lines_with(&mine);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("status=404"), "{}", lines[0]);
         // One that does not look like an id is replaced.
         let r = admin.send(Method::GET, "/images", None, &[("x-openstack-request-id", "bad id; drop table")]).await;
         assert!(r.header("x-openstack-request-id").unwrap().starts_with("req-"));

@@ -1,5 +1,6 @@
 //! Integration tests over real HTTP, each story run against SQLite, PostgreSQL and MariaDB.
 
+mod crash;
 mod faults;
 mod process;
 mod proxy;
@@ -7,6 +8,7 @@ mod support;
 
 mod access;
 mod headers;
+mod hostile;
 mod images;
 mod listing;
 mod maintenance;

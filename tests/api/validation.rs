@@ -159,6 +159,12 @@ backend_tests! {
         let img = admin.create(json!({"name": "n".repeat(255), "checksum": "c".repeat(32)})).await;
         assert_eq!(img["name"].as_str().unwrap().len(), 255);
         assert_eq!(img["checksum"].as_str().unwrap().len(), 32);
+        // Locations: up to 65,535 characters, whatever their encoded size.
+        create_fails(&admin, json!({"location": "l".repeat(65536)}), 400, &["location"]).await;
+        let long_location = format!("file:///{}", "é".repeat(65535 - 8));
+        let img = admin.create(json!({"location": long_location})).await;
+        let shown = admin.get_unlimited(&format!("/images/{}", id_of(&img))).await.expect(200);
+        assert_eq!(shown.image()["location"].as_str(), Some(long_location.as_str()));
         let img = admin.create(json!({"name": ""})).await;
         assert_eq!(img["name"], "");
     }
