@@ -566,3 +566,76 @@ mod tests {
         assert!(parse(r#"{"image": {}, "from_state": "nope"}"#).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Property tests: parsing never panics, and whatever it accepts is a valid image.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::json!(f)),
+            ".{0,40}".prop_map(serde_json::Value::from),
+            prop_oneof![
+                Just("ami"),
+                Just("raw"),
+                Just("bare"),
+                Just("queued"),
+                Just("true")
+            ]
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("name".to_string()),
+                        Just("status".to_string()),
+                        Just("disk_format".to_string()),
+                        Just("container_format".to_string()),
+                        Just("size".to_string()),
+                        Just("is_public".to_string()),
+                        Just("properties".to_string()),
+                        Just("min_ram".to_string()),
+                        ".{0,8}".prop_map(String::from),
+                    ],
+                    inner,
+                    0..6,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_image_body(&bytes, &Rules::default(), true);
+        }
+
+        #[test]
+        fn accepted_bodies_make_valid_images(image in json_value()) {
+            let body = serde_json::json!({"image": image}).to_string();
+            if let Ok(parsed) = parse_image_body(body.as_bytes(), &Rules::default(), true)
+                && let Ok(img) = Image::create(parsed.image, &Caller::anonymous_admin(), Timestamp::now(), &Rules::default())
+            {
+                prop_assert!(img.size.is_none_or(|s| s >= 0));
+                prop_assert!(img.min_ram >= 0 && img.min_disk >= 0);
+                prop_assert!(img.name.as_ref().is_none_or(|n| n.chars().count() <= 255));
+                prop_assert!(Formats::check_pair(img.disk_format.as_deref(), img.container_format.as_deref()).is_ok());
+                // What is accepted round-trips through its own JSON form.
+                let again = serde_json::json!({"image": serde_json::to_value(&img).unwrap()}).to_string();
+                let reparsed = parse_image_body(again.as_bytes(), &Rules::default(), true).unwrap();
+                let img2 = Image::create(reparsed.image, &Caller::anonymous_admin(), img.created_at, &Rules::default()).unwrap();
+                prop_assert_eq!(img2.name, img.name);
+                prop_assert_eq!(img2.properties, img.properties);
+                prop_assert_eq!(img2.size, img.size);
+            }
+        }
+    }
+}

@@ -402,3 +402,24 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any query string parses to a query or a 400, never a panic, and a parsed limit
+        /// never exceeds the cap.
+        #[test]
+        fn arbitrary_query_strings(q in "[a-z_=&%0-9.:TZ-]{0,80}") {
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+            for caller in [Caller::anonymous_admin(), Caller::authenticated(Some("t".into()), None, vec![], true)] {
+                match ListQuery::parse(&pairs, &caller, PageLimits::default()) {
+                    Ok(lq) => prop_assert!(lq.limit <= 1000),
+                    Err(e) => prop_assert!(matches!(e, Error::BadRequest(_))),
+                }
+            }
+        }
+    }
+}

@@ -12,6 +12,8 @@ use http_body_util::BodyExt;
 
 /// Beyond this much junk, stop reading and close: politeness has a limit.
 const DRAIN_CAP: usize = 64 * 1024 * 1024;
+/// How long to wait for more of an oversized body before answering anyway.
+const DRAIN_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn too_large(max: usize) -> Response {
     error_response(
@@ -31,7 +33,18 @@ pub async fn limit_body(max: usize, req: Request, next: Next) -> Response {
     let mut buf: Vec<u8> = Vec::new();
     let mut seen: usize = 0;
     let mut over = declared.is_some_and(|n| n > max as u64);
-    while let Some(frame) = body.frame().await {
+    loop {
+        // Once the body is known to be too large, stop waiting for a client that has gone
+        // quiet (one that announced a length it never sends): answer after a short pause.
+        let next_frame = if over {
+            match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+                Ok(f) => f,
+                Err(_) => break,
+            }
+        } else {
+            body.frame().await
+        };
+        let Some(frame) = next_frame else { break };
         let Ok(frame) = frame else {
             return error_response(
                 StatusCode::BAD_REQUEST,

@@ -4,9 +4,9 @@ use crate::domain::Image;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 
-/// In a value needing encoding: controls, non-ASCII (always) and `%` itself, so decoding is
-/// unambiguous.
-const VALUE_SET: &AsciiSet = &CONTROLS.add(b'%');
+/// In a value needing encoding: controls, non-ASCII (always), `%` itself, so decoding is
+/// unambiguous, and spaces, which a header parser would trim at either end.
+const VALUE_SET: &AsciiSet = &CONTROLS.add(b'%').add(b' ');
 /// In a header name: anything that is not an RFC 9110 token character, and `%` itself. Names
 /// such as `os.version` stay readable, as the reference sent them.
 const NAME_SET: &AsciiSet = &NON_ALPHANUMERIC
@@ -25,11 +25,13 @@ const NAME_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'|')
     .remove(b'~');
 
+/// Printable ASCII that survives a header parser as is (which trims leading and trailing
+/// whitespace).
 fn is_plain(s: &str) -> bool {
-    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+    s.bytes().all(|b| (0x20..0x7f).contains(&b)) && !s.starts_with(' ') && !s.ends_with(' ')
 }
 
-/// A header value: as is when it is printable ASCII, else percent-encoded UTF-8.
+/// A header value: as is when it is plain printable ASCII, else percent-encoded UTF-8.
 pub fn header_value(s: &str) -> HeaderValue {
     let v = if is_plain(s) {
         HeaderValue::from_str(s)
@@ -76,6 +78,8 @@ mod tests {
     fn values_are_encoded_only_when_needed() {
         assert_eq!(header_value("plain 100%"), "plain 100%");
         assert_eq!(header_value("é\n%"), "%C3%A9%0A%25");
+        assert_eq!(header_value(" padded 1 "), "%20padded%201%20");
+        assert_eq!(header_value("a é"), "a%20%C3%A9");
     }
 
     #[test]

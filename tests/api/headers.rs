@@ -119,11 +119,11 @@ backend_tests! {
         let img = admin.create(json!({
             "name": "café ☕", "location": "file:///données",
             "properties": {"note": "line1\nline2", "plain": "100% ok", "emoji": "🚀", "tab": "a\tb", "x.y": "dotted",
-                           "a b:é": "odd name"}
+                           "a b:é": "odd name", "pad": " x ", "blank": "  "}
         })).await;
         let r = admin.get(&format!("/images/{}", id_of(&img))).await.expect(200);
         let name = r.header("x-image-meta-name").unwrap();
-        assert_eq!(name, "caf%C3%A9 %E2%98%95");
+        assert_eq!(name, "caf%C3%A9%20%E2%98%95");
         assert_eq!(decode(&name), "café ☕");
         assert_eq!(decode(&r.header("x-image-meta-location").unwrap()), "file:///données");
         let note = r.header("x-image-meta-property-note").unwrap();
@@ -135,12 +135,15 @@ backend_tests! {
         // Tokens that are legal in a header name are kept.
         assert_eq!(r.header("x-image-meta-property-x.y").as_deref(), Some("dotted"));
         assert_eq!(decode(&r.header("x-image-meta-property-tab").unwrap()), "a\tb");
+        // Leading and trailing spaces would be trimmed by header parsers: encoded too.
+        assert_eq!(decode(&r.header("x-image-meta-property-pad").unwrap()), " x ");
+        assert_eq!(decode(&r.header("x-image-meta-property-blank").unwrap()), "  ");
         // Other characters of a name are percent-encoded (header names are lower case).
         assert_eq!(r.header("x-image-meta-property-a%20b%3a%c3%a9").as_deref(), Some("odd name"));
         // The JSON body is not encoded.
         assert_eq!(r.image()["name"], "café ☕");
         let h = admin.head(&format!("/images/{}", id_of(&img))).await.expect(200);
-        assert_eq!(h.header("x-image-meta-name").as_deref(), Some("caf%C3%A9 %E2%98%95"));
+        assert_eq!(h.header("x-image-meta-name").as_deref(), Some("caf%C3%A9%20%E2%98%95"));
     }
 
     async fn one_header_per_property_even_for_many(srv: TestServer) {

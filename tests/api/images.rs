@@ -329,7 +329,7 @@ backend_tests! {
         })).await;
         assert_eq!(img["deleted"], false);
         assert!(img["deleted_at"].is_null());
-        assert!(ts(&img["created_at"]) > "2020-01-01T00:00:00.000000".to_string());
+        assert!(ts(&img["created_at"]).as_str() > "2020-01-01T00:00:00.000000");
         assert_eq!(img["updated_at"], img["created_at"]);
     }
 

@@ -55,7 +55,7 @@ backend_tests! {
     async fn exact_match_filters(srv: TestServer) {
         let admin = srv.admin();
         let mk = |v: Value| admin.create(v);
-        let foo = id_of(&mk(json!({"name": "foo", "status": "queued", "disk_format": "raw", "container_format": "bare",
+        let plain_foo = id_of(&mk(json!({"name": "foo", "status": "queued", "disk_format": "raw", "container_format": "bare",
                                    "min_ram": 512, "min_disk": 10, "protected": true})).await);
         let foo_upper = id_of(&mk(json!({"name": "Foo", "status": "saving", "disk_format": "qcow2", "container_format": "ovf",
                                          "min_ram": 1024, "min_disk": 10})).await);
@@ -64,7 +64,7 @@ backend_tests! {
         let foo_space = id_of(&mk(json!({"name": "foo ", "disk_format": "vhd", "container_format": "docker"})).await);
         let nameless = id_of(&mk(json!({"status": "queued"})).await);
         let base = "/images?is_public=none";
-        assert_eq!(ids(&admin, &format!("{base}&name=foo")).await, set_of(&[&foo]), "case-sensitive, exact");
+        assert_eq!(ids(&admin, &format!("{base}&name=foo")).await, set_of(&[&plain_foo]), "case-sensitive, exact");
         assert_eq!(ids(&admin, &format!("{base}&name=Foo")).await, set_of(&[&foo_upper]));
         assert_eq!(ids(&admin, &format!("{base}&name=foo%20bar")).await, set_of(&[&foo_bar]));
         assert_eq!(ids(&admin, &format!("{base}&name=foo+bar")).await, set_of(&[&foo_bar]));
@@ -73,23 +73,23 @@ backend_tests! {
         assert!(ids(&admin, &format!("{base}&name=FOO")).await.is_empty());
         assert!(ids(&admin, &format!("{base}&name=foo%25")).await.is_empty(), "% is no wildcard");
         assert!(ids(&admin, &format!("{base}&name=f_o")).await.is_empty(), "_ is no wildcard");
-        assert_eq!(ids(&admin, &format!("{base}&status=queued")).await, set_of(&[&foo, &nameless]));
+        assert_eq!(ids(&admin, &format!("{base}&status=queued")).await, set_of(&[&plain_foo, &nameless]));
         assert_eq!(ids(&admin, &format!("{base}&status=saving")).await, set_of(&[&foo_upper]));
         assert!(ids(&admin, &format!("{base}&status=pending_delete")).await.is_empty());
-        assert_eq!(ids(&admin, &format!("{base}&disk_format=raw")).await, set_of(&[&foo, &foo_bar]));
+        assert_eq!(ids(&admin, &format!("{base}&disk_format=raw")).await, set_of(&[&plain_foo, &foo_bar]));
         assert!(ids(&admin, &format!("{base}&disk_format=RAW")).await.is_empty());
         assert_eq!(ids(&admin, &format!("{base}&container_format=ovf")).await, set_of(&[&foo_upper, &foo_bar]));
         assert_eq!(ids(&admin, &format!("{base}&container_format=docker")).await, set_of(&[&foo_space]));
-        assert_eq!(ids(&admin, &format!("{base}&min_ram=512")).await, set_of(&[&foo, &foo_bar]));
+        assert_eq!(ids(&admin, &format!("{base}&min_ram=512")).await, set_of(&[&plain_foo, &foo_bar]));
         assert_eq!(ids(&admin, &format!("{base}&min_ram=1024")).await, set_of(&[&foo_upper]));
         assert_eq!(ids(&admin, &format!("{base}&min_ram=0")).await, set_of(&[&foo_space, &nameless]));
-        assert_eq!(ids(&admin, &format!("{base}&min_disk=10")).await, set_of(&[&foo, &foo_upper]));
-        assert_eq!(ids(&admin, &format!("{base}&protected=true")).await, set_of(&[&foo]));
+        assert_eq!(ids(&admin, &format!("{base}&min_disk=10")).await, set_of(&[&plain_foo, &foo_upper]));
+        assert_eq!(ids(&admin, &format!("{base}&protected=true")).await, set_of(&[&plain_foo]));
         assert_eq!(ids(&admin, &format!("{base}&protected=false")).await,
                    set_of(&[&foo_upper, &foo_bar, &foo_space, &nameless]));
         // Filters combine with AND.
         assert_eq!(ids(&admin, &format!("{base}&disk_format=raw&min_ram=512&container_format=bare")).await,
-                   set_of(&[&foo]));
+                   set_of(&[&plain_foo]));
         assert!(ids(&admin, &format!("{base}&name=foo&status=saving")).await.is_empty());
         // The detailed list filters the same way.
         assert_eq!(set(admin.get("/images/detail?is_public=none&name=Foo").await.expect(200).ids()),
@@ -213,6 +213,13 @@ backend_tests! {
         assert_eq!(ids(&admin, &cs("2000-01-01T00:00:00")).await.len(), 5);
         assert_eq!(ids(&admin, &cs("2000-01-01T00:00:00.5+05:00")).await.len(), 5);
         assert!(ids(&admin, &cs("2999-01-01T00:00:00Z")).await.is_empty());
+        // Nobody learns through changes-since about private images they could not see.
+        let t1 = srv.tenant("t1");
+        let private = id_of(&t1.create(json!({"name": "private"})).await);
+        t1.delete(&format!("/images/{private}")).await.expect(200);
+        assert!(ids(&t1, &cs(&mark)).await.contains(&private), "the owner learns of its deletion");
+        assert!(!ids(&srv.tenant("t2"), &cs(&mark)).await.contains(&private));
+        assert!(!ids(&srv.tenant("t2"), &cs("2000-01-01T00:00:00Z")).await.contains(&private));
         // An admin can still exclude the deleted ones.
         let live = ids(&admin, &format!("{}&deleted=false", cs(&mark))).await;
         assert_eq!(live, set_of(&[&id_of(&changed), &id_of(&fresh)]));

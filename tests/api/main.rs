@@ -14,6 +14,7 @@ mod listing;
 mod maintenance;
 mod members;
 mod openapi;
+mod operability;
 mod pagination;
 mod scale_out;
 mod smoke;

@@ -267,6 +267,25 @@ backend_tests! {
         admin.get("/images/not-a-uuid/members").await.expect_error(404);
     }
 
+    async fn concurrent_membership_changes_lose_nothing(srv: TestServer) {
+        let owner = srv.tenant("t1");
+        let img = id_of(&owner.create(json!({"name": "popular"})).await);
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (http, url) = (srv.http.clone(), format!("{}/images/{img}/members/m{i}", srv.base));
+            tasks.push(tokio::spawn(async move {
+                http.put(&url).header("x-auth-token", "t").header("x-identity-status", "Confirmed")
+                    .header("x-tenant-id", "t1").send().await.expect("sent").status().as_u16()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 204);
+        }
+        let got = members(&owner, &img).await;
+        let ids: Vec<&str> = got.as_array().unwrap().iter().map(|m| m["member_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, (0..8).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    }
+
     async fn member_ids_are_opaque_strings(srv: TestServer) {
         let admin = srv.admin();
         let img = id_of(&admin.create(json!({"name": "x", "owner": "t1"})).await);

@@ -107,13 +107,13 @@ async fn dataset(admin: &As<'_>) -> Vec<String> {
         json!("B"),
         json!("b"),
         json!(null),
-        json!("c"),
+        json!("🚀"),
         json!("a"),
         json!("B"),
         json!(""),
         json!("é"),
         json!("Z"),
-        json!("a"),
+        json!("a "),
         json!(null),
     ];
     let sizes = [
