@@ -214,8 +214,14 @@ fn integer(f: &mut Map<String, Value>, field: &str) -> Result<Field<i64>, Error>
     match f.remove(field) {
         None => Ok(Field::Absent),
         Some(Value::Null) => Ok(Field::Null),
+        // Whole-number floats (5.0) are integers to JSON Schema and to Python clients.
         Some(Value::Number(n)) => n
             .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..9.2e18).contains(f))
+                    .map(|f| f as i64)
+            })
             .filter(|v| *v >= 0)
             .map(Field::Set)
             .ok_or_else(bad),

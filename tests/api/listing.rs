@@ -289,6 +289,10 @@ backend_tests! {
         assert!(ids(&admin, "/images?is_public=true&deleted=true").await.is_empty());
         // An admin with a tenant: public plus their own and shared ones.
         assert_eq!(ids(&srv.tenant_admin("t1"), "/images").await, set_of(&[&public, &private1, &shared]));
+        assert_eq!(ids(&srv.tenant_admin("t1"), "/images?is_public=true").await,
+                   set_of(&[&public, &private1, &shared]));
+        assert_eq!(ids(&srv.tenant_admin("t1"), "/images?is_public=false").await,
+                   set_of(&[&private1, &private2, &shared, &ownerless]));
         assert_eq!(ids(&srv.tenant_admin("t2"), "/images").await, set_of(&[&public, &private2, &shared]));
         assert_eq!(ids(&srv.tenant_admin("t3"), "/images?is_public=none").await.len(), 5);
         admin.get("/images?is_public=bogus").await.expect_error(400);
@@ -432,7 +436,18 @@ backend_tests_with! {
         assert_eq!(admin.get("/images/detail?is_public=none&limit=4").await.expect(200).images().len(), 4);
         assert_eq!(admin.get("/images?is_public=none&limit=5").await.expect(200).images().len(), 5);
         assert_eq!(admin.get("/images?is_public=none&limit=6").await.expect(200).images().len(), 5);
-        assert_eq!(admin.get("/images?is_public=none&limit=1000").await.expect(200).images().len(), 5);
+        let capped = admin.get("/images?is_public=none&limit=1000").await.expect(200);
+        assert_eq!(capped.images().len(), 5);
+        // Full at the cap, so there is a next page, holding the other two.
+        let next = next_of(&capped.header("link").expect("Link"));
+        let rest = admin.get(&next).await.expect(200);
+        assert_eq!(rest.images().len(), 2);
+        assert!(rest.header("link").is_none());
+        let mut all = capped.ids();
+        all.extend(rest.ids());
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 7);
         admin.get("/images?is_public=none&limit=-1").await.expect_error(400);
     }
 }

@@ -78,7 +78,8 @@ pub async fn seed(clients: &[Client], base: &str, count: u64, seed: u64, admin: 
     };
 
     let mut tasks = Vec::new();
-    for client in clients.iter().cloned() {
+    for client in clients {
+        let client = client.clone();
         let (next, done, failed) = (Arc::clone(&next), Arc::clone(&done), Arc::clone(&failed));
         let url = format!("{base}/images");
         tasks.push(tokio::spawn(async move {
