@@ -10,6 +10,7 @@ mod access;
 mod headers;
 mod hostile;
 mod images;
+mod isolation;
 mod listing;
 mod maintenance;
 mod members;
