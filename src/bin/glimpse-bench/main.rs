@@ -188,6 +188,15 @@ async fn run(args: Args) -> Result<u64, String> {
     let machine = Machine::detect(&base);
 
     let probe = runner::client(&headers, timeout)?;
+    if let Some([one, _, _]) = machine.load_average
+        && one > machine.cpus as f64
+    {
+        report::loud(&format!(
+            "the machine is already busy (load average {one:.2} on {} CPUs): \
+             the figures will be low and noisy",
+            machine.cpus
+        ));
+    }
     println!(
         "glimpse-bench {} -> {base} ({} connections, {}s per scenario{}, as {}){}",
         env!("CARGO_PKG_VERSION"),

@@ -127,6 +127,9 @@ pub struct Machine {
     pub os: String,
     /// The target's host is a loopback address: the load generator shares the machine.
     pub same_host: bool,
+    /// The 1, 5 and 15 minute load averages when the run started: anything else busy on
+    /// the machine skews the figures.
+    pub load_average: Option<[f64; 3]>,
 }
 
 impl Machine {
@@ -145,7 +148,12 @@ impl Machine {
                         .parse::<std::net::IpAddr>()
                         .is_ok_and(|ip| ip.is_loopback())
             });
+        let load_average = std::fs::read_to_string("/proc/loadavg").ok().and_then(|t| {
+            let mut it = t.split_whitespace().map(|v| v.parse::<f64>().ok());
+            Some([it.next()??, it.next()??, it.next()??])
+        });
         Machine {
+            load_average,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cpu_model,
             os: std::env::consts::OS.to_owned(),

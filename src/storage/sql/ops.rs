@@ -19,6 +19,9 @@ use std::time::Instant;
 /// a concurrent change, before the caller gets a 409/503.
 const WRITE_ATTEMPTS: usize = 8;
 
+/// A property filter matching at most this many images is answered from those images alone.
+const SELECTIVE: u64 = 4000;
+
 /// A failed attempt: a database error (maybe retryable) or a rule the edit refused.
 enum Fail {
     Db(sqlx::Error),
@@ -134,6 +137,35 @@ macro_rules! backend_ops {
                 Ok(v.pop())
             }
 
+            /// With property filters, probes each in the property index (bounded). If one
+            /// matches fewer than [`SELECTIVE`] images, returns the ids matching all the
+            /// selective ones, so the page is built from them; otherwise `None` and the list
+            /// walks its sort index, where matches are frequent enough to be found quickly.
+            /// Either way a page costs O(SELECTIVE), whatever the catalog size.
+            async fn selective_candidates(
+                conn: &mut Conn,
+                query: &ListQuery,
+            ) -> Result<Option<Vec<String>>, sqlx::Error> {
+                let mut best: Option<Vec<String>> = None;
+                for (name, value) in &query.filters.properties {
+                    let rows = q!(st::probe_property(B, name, value, SELECTIVE + 1))
+                        .fetch_all(&mut *conn)
+                        .await?;
+                    if rows.len() as u64 > SELECTIVE {
+                        continue;
+                    }
+                    let mut ids = rows
+                        .iter()
+                        .map(|r| r.try_get::<String, _>(0))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if let Some(prev) = &best {
+                        ids.retain(|id| prev.contains(id));
+                    }
+                    best = Some(ids);
+                }
+                Ok(best)
+            }
+
             async fn write_properties(conn: &mut Conn, image: &Image) -> Result<(), sqlx::Error> {
                 q!(st::delete_properties(&image.id))
                     .execute(&mut *conn)
@@ -213,9 +245,13 @@ macro_rules! backend_ops {
                 if query.limit == 0 {
                     return Ok(Vec::new());
                 }
+                let candidates = selective_candidates(&mut conn, query).await?;
+                if candidates.as_ref().is_some_and(Vec::is_empty) {
+                    return Ok(Vec::new());
+                }
                 Ok(fetch_images(
                     &mut conn,
-                    &st::list_images(B, query, marker.as_ref()),
+                    &st::list_images(B, query, marker.as_ref(), candidates.as_deref()),
                     with_properties,
                 )
                 .await?)

@@ -90,9 +90,19 @@ pub fn select_image(id: &ImageId, vis: &Visibility) -> SelectStatement {
 }
 
 /// A page of a list query, after `marker` (already resolved to its image).
-pub fn list_images(b: Backend, q: &ListQuery, marker: Option<&Image>) -> SelectStatement {
+pub fn list_images(
+    b: Backend,
+    q: &ListQuery,
+    marker: Option<&Image>,
+    candidates: Option<&[String]>,
+) -> SelectStatement {
     let mut s = select_images();
     s.cond_where(filter::list_condition(b, q));
+    if let Some(ids) = candidates {
+        // A selective property filter: look the few matching images up by id instead of
+        // walking the sort index past everything that does not match.
+        s.and_where(Expr::col((IMAGES, ID)).is_in(ids.iter().map(String::as_str)));
+    }
     if let Some(m) = marker {
         s.cond_where(filter::keyset(b, q.sort_key, q.sort_dir, m));
     }
@@ -284,4 +294,20 @@ pub fn delete_members_of(ids: &[&str]) -> DeleteStatement {
         .from_table(MEMBERS)
         .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
         .to_owned()
+}
+
+/// At most `limit` ids of images with this property value, straight from the property index:
+/// how selective a property filter is, and, when it is selective, the candidates themselves.
+pub fn probe_property(b: Backend, name: &str, value: &str, limit: u64) -> SelectStatement {
+    let mut s = Query::select();
+    s.column(IMAGE_ID)
+        .from(PROPERTIES)
+        .and_where(Expr::col(NAME).eq(name))
+        .and_where(Expr::col(VALUE).eq(value))
+        .limit(limit);
+    if b == Backend::Postgres {
+        let prefix: String = value.chars().take(200).collect();
+        s.and_where(Expr::cust(r#"substr("image_properties"."value", 1, 200)"#).eq(prefix));
+    }
+    s
 }
