@@ -62,6 +62,8 @@ pub enum DbCommand {
     Migrate(ConfigArgs),
     /// List applied and pending migrations.
     Status(ConfigArgs),
+    /// Refresh the query planner's statistics now (the server also does it every 5 minutes).
+    Analyze(ConfigArgs),
     /// Permanently remove images soft-deleted longer ago than --older-than, with their
     /// properties and memberships, in small batches that do not block the server.
     Purge {
@@ -97,7 +99,7 @@ impl DbCommand {
     /// The configuration every database command takes.
     pub fn config(&self) -> &ConfigArgs {
         match self {
-            DbCommand::Migrate(c) | DbCommand::Status(c) => c,
+            DbCommand::Migrate(c) | DbCommand::Status(c) | DbCommand::Analyze(c) => c,
             DbCommand::Purge { config, .. }
             | DbCommand::Export { config, .. }
             | DbCommand::Import { config, .. } => config,

@@ -17,6 +17,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+/// How often planner statistics are refreshed.
+const ANALYZE_EVERY: Duration = Duration::from_secs(300);
+
 /// A server bound to its port(s), ready to run.
 pub struct Server {
     listener: TcpListener,
@@ -101,6 +104,19 @@ impl Server {
                 let _ = axum::serve(ml, metrics_app).await;
             });
         }
+        // Planner statistics: soon after start, then every few minutes.
+        let analyzer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                loop {
+                    if let Err(e) = store.analyze().await {
+                        tracing::warn!(error = %e, "refreshing planner statistics failed");
+                    }
+                    tokio::time::sleep(ANALYZE_EVERY).await;
+                }
+            })
+        };
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(config.max_connections));
         tokio::pin!(shutdown);
@@ -145,6 +161,7 @@ impl Server {
                 tracing::warn!("shutdown timeout reached with requests still in flight");
             }
         }
+        analyzer.abort();
         store.close().await;
         Ok(())
     }

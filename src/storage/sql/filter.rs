@@ -101,17 +101,28 @@ pub fn filters(b: Backend, f: &Filters) -> Condition {
         sub.expr(Expr::cust("1"))
             .from(PROPERTIES)
             .and_where(Expr::col((PROPERTIES, IMAGE_ID)).equals((IMAGES, ID)))
-            .and_where(Expr::col((PROPERTIES, NAME)).eq(name.as_str()))
-            .and_where(Expr::col((PROPERTIES, VALUE)).eq(value.as_str()));
+            .and_where(Expr::col((PROPERTIES, NAME)).eq(name.as_str()));
+        if b != Backend::Postgres {
+            sub.and_where(Expr::col((PROPERTIES, VALUE)).eq(value.as_str()));
+        }
         if b == Backend::Postgres {
-            // PostgreSQL indexes a prefix of the value (a btree cannot hold 64 KiB values):
-            // this repeats the indexed expression so the planner can use it.
-            let prefix: String = value.chars().take(PG_VALUE_PREFIX).collect();
-            sub.and_where(Expr::cust(PG_VALUE_PREFIX_EXPR).eq(prefix));
+            pg_value_prefix(&mut sub, value);
         }
         c = c.add(Expr::exists(sub));
     }
     c
+}
+
+/// PostgreSQL indexes a prefix of the value (a btree cannot hold 64 KiB values). A value
+/// shorter than the prefix is compared through the indexed expression alone; a longer one
+/// also in full. (Both predicates together make the planner misjudge how many rows match.)
+pub fn pg_value_prefix(sub: &mut SelectStatement, value: &str) {
+    let prefix: String = value.chars().take(PG_VALUE_PREFIX).collect();
+    let whole = prefix.len() == value.len();
+    sub.and_where(Expr::cust(PG_VALUE_PREFIX_EXPR).eq(prefix));
+    if !whole {
+        sub.and_where(Expr::col((PROPERTIES, VALUE)).eq(value));
+    }
 }
 
 /// Must match the expression index of the PostgreSQL migration.

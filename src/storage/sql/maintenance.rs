@@ -172,7 +172,7 @@ maintenance_ops!(
 macro_rules! on_backend {
     ($self:ident, $op:ident ( $($arg:expr),* )) => {
         match &$self.pools {
-            Pools::Sqlite(p) => sqlite::$op(p, $($arg),*).await,
+            Pools::Sqlite { write, .. } => sqlite::$op(write, $($arg),*).await,
             Pools::Postgres(p) => postgres::$op(p, $($arg),*).await,
             Pools::MySql(p) => mysql::$op(p, $($arg),*).await,
         }

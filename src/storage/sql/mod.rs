@@ -102,7 +102,12 @@ impl Default for PoolSettings {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Pools {
-    Sqlite(SqlitePool),
+    /// SQLite allows one writer at a time: writes queue in order for the single connection of
+    /// `write` (instead of spinning in SQLite's busy handler), reads use `read`.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
     MySql(MySqlPool),
 }
@@ -112,6 +117,9 @@ pub(crate) enum Pools {
 pub struct SqlStore {
     pub(crate) pools: Pools,
 }
+
+/// Read connections on SQLite, whatever the pool setting: enough for two cores.
+const SQLITE_MAX_READERS: u32 = 4;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -135,13 +143,21 @@ impl SqlStore {
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(settings.max_connections)
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(settings.acquire_timeout.max(Duration::from_secs(10)))
+                    .connect_with(opts.clone())
+                    .await
+                    .map_err(Error::from)?;
+                // On a couple of cores more readers only add threads and page caches.
+                let readers = settings.max_connections.min(SQLITE_MAX_READERS);
+                let read = SqlitePoolOptions::new()
+                    .max_connections(readers)
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(opts)
                     .await
                     .map_err(Error::from)?;
-                Pools::Sqlite(pool)
+                Pools::Sqlite { read, write }
             }
             Backend::Postgres => {
                 let opts = PgConnectOptions::from_str(url).map_err(bad)?;
@@ -171,7 +187,7 @@ impl SqlStore {
 
     pub fn backend(&self) -> Backend {
         match self.pools {
-            Pools::Sqlite(_) => Backend::Sqlite,
+            Pools::Sqlite { .. } => Backend::Sqlite,
             Pools::Postgres(_) => Backend::Postgres,
             Pools::MySql(_) => Backend::MySql,
         }
@@ -181,7 +197,7 @@ impl SqlStore {
     /// PostgreSQL and MySQL, so instances starting together apply each migration once.
     pub async fn migrate(&self) -> Result<(), Error> {
         let r = match &self.pools {
-            Pools::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Pools::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await,
             Pools::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
             Pools::MySql(p) => return migrate_mysql(p).await,
         };
@@ -195,7 +211,7 @@ impl SqlStore {
     pub async fn migration_status(&self) -> Result<Vec<(i64, String, bool)>, Error> {
         use sqlx::migrate::Migrate;
         let migrator = match &self.pools {
-            Pools::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pools::Sqlite { .. } => &SQLITE_MIGRATIONS,
             Pools::Postgres(_) => &POSTGRES_MIGRATIONS,
             Pools::MySql(_) => &MYSQL_MIGRATIONS,
         };
@@ -211,7 +227,7 @@ impl SqlStore {
             }};
         }
         let applied = match &self.pools {
-            Pools::Sqlite(p) => applied!(p),
+            Pools::Sqlite { write, .. } => applied!(write),
             Pools::Postgres(p) => applied!(p),
             Pools::MySql(p) => applied!(p),
         };
@@ -227,10 +243,40 @@ impl SqlStore {
             .collect())
     }
 
+    /// Refreshes the planner's statistics, so that it picks the right index for each filter
+    /// as the catalog grows (PostgreSQL's autovacuum may be off; SQLite never analyzes by
+    /// itself). Sampled on SQLite (`analysis_limit`), so it stays quick on large catalogs.
+    pub async fn analyze(&self) -> Result<(), Error> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                let mut conn = write.acquire().await?;
+                sqlx::query("PRAGMA analysis_limit = 1000")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("ANALYZE").execute(&mut *conn).await?;
+            }
+            Pools::Postgres(p) => {
+                sqlx::query("ANALYZE images, image_properties, image_members")
+                    .execute(p)
+                    .await?;
+            }
+            Pools::MySql(p) => {
+                sqlx::query("ANALYZE TABLE images, image_properties, image_members")
+                    .execute(p)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Pool gauges: (open, idle, max).
     pub fn pool_stats(&self) -> (u32, usize, u32) {
         match &self.pools {
-            Pools::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
+            Pools::Sqlite { read, write } => (
+                read.size() + write.size(),
+                read.num_idle() + write.num_idle(),
+                read.options().get_max_connections() + 1,
+            ),
             Pools::Postgres(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
             Pools::MySql(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
         }
@@ -238,7 +284,10 @@ impl SqlStore {
 
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite(p) => p.close().await,
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
             Pools::Postgres(p) => p.close().await,
             Pools::MySql(p) => p.close().await,
         }

@@ -176,14 +176,14 @@ macro_rules! backend_ops {
                 Ok(())
             }
 
-            pub async fn ping(pool: &Pool) -> Result<()> {
+            pub async fn ping(pool: &Pool, _wpool: &Pool) -> Result<()> {
                 sqlx::query("SELECT 1").execute(pool).await?;
                 Ok(())
             }
 
-            pub async fn create_image(pool: &Pool, image: &Image) -> Result<()> {
+            pub async fn create_image(_pool: &Pool, wpool: &Pool, image: &Image) -> Result<()> {
                 retry(|| async {
-                    let mut tx = pool.begin_with($begin_write).await?;
+                    let mut tx = wpool.begin_with($begin_write).await?;
                     q!(st::insert_image(B, image)).execute(&mut *tx).await?;
                     if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
                         q!(ins).execute(&mut *tx).await?;
@@ -196,6 +196,7 @@ macro_rules! backend_ops {
 
             pub async fn get_image(
                 pool: &Pool,
+                _wpool: &Pool,
                 id: &ImageId,
                 vis: &Visibility,
             ) -> Result<Option<Image>> {
@@ -205,6 +206,7 @@ macro_rules! backend_ops {
 
             pub async fn list_images(
                 pool: &Pool,
+                _wpool: &Pool,
                 query: &ListQuery,
                 with_properties: bool,
             ) -> Result<Vec<Image>> {
@@ -258,13 +260,14 @@ macro_rules! backend_ops {
             }
 
             pub async fn update_image<E: Edit>(
-                pool: &Pool,
+                _pool: &Pool,
+                wpool: &Pool,
                 id: &ImageId,
                 vis: &Visibility,
                 edit: E,
             ) -> Result<Image> {
                 retry(|| async {
-                    let mut tx = pool.begin_with($begin_write).await?;
+                    let mut tx = wpool.begin_with($begin_write).await?;
                     let current = fetch_for_write(&mut tx, id, vis)
                         .await?
                         .ok_or_else(Error::image_not_found)?;
@@ -285,13 +288,14 @@ macro_rules! backend_ops {
             }
 
             pub async fn delete_image<E: Edit>(
-                pool: &Pool,
+                _pool: &Pool,
+                wpool: &Pool,
                 id: &ImageId,
                 vis: &Visibility,
                 check: E,
             ) -> Result<Image> {
                 retry(|| async {
-                    let mut tx = pool.begin_with($begin_write).await?;
+                    let mut tx = wpool.begin_with($begin_write).await?;
                     let current = fetch_for_write(&mut tx, id, vis)
                         .await?
                         .ok_or_else(Error::image_not_found)?;
@@ -313,6 +317,7 @@ macro_rules! backend_ops {
 
             pub async fn list_members(
                 pool: &Pool,
+                _wpool: &Pool,
                 id: &ImageId,
                 only: Option<&str>,
             ) -> Result<Vec<Membership>> {
@@ -324,14 +329,15 @@ macro_rules! backend_ops {
             }
 
             pub async fn upsert_member(
-                pool: &Pool,
+                _pool: &Pool,
+                wpool: &Pool,
                 id: &ImageId,
                 member: &str,
                 can_share: Option<bool>,
             ) -> Result<()> {
                 retry(|| async {
                     let now = Timestamp::now();
-                    let mut tx = pool.begin_with($begin_write).await?;
+                    let mut tx = wpool.begin_with($begin_write).await?;
                     // The image row first, then memberships: the lock order of image updates.
                     q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
                     q!(st::upsert_member(B, id, member, can_share, now))
@@ -343,9 +349,14 @@ macro_rules! backend_ops {
                 .await
             }
 
-            pub async fn remove_member(pool: &Pool, id: &ImageId, member: &str) -> Result<bool> {
+            pub async fn remove_member(
+                _pool: &Pool,
+                wpool: &Pool,
+                id: &ImageId,
+                member: &str,
+            ) -> Result<bool> {
                 retry(|| async {
-                    let mut tx = pool.begin_with($begin_write).await?;
+                    let mut tx = wpool.begin_with($begin_write).await?;
                     q!(st::touch_image(B, id, Timestamp::now()))
                         .execute(&mut *tx)
                         .await?;
@@ -365,13 +376,14 @@ macro_rules! backend_ops {
             }
 
             pub async fn replace_members(
-                pool: &Pool,
+                _pool: &Pool,
+                wpool: &Pool,
                 id: &ImageId,
                 members: &[Membership],
             ) -> Result<()> {
                 retry(|| async {
                     let now = Timestamp::now();
-                    let mut tx = pool.begin_with($begin_write).await?;
+                    let mut tx = wpool.begin_with($begin_write).await?;
                     q!(st::touch_image(B, id, now)).execute(&mut *tx).await?;
                     let existing: Vec<Membership> = q!(st::select_members(id, None))
                         .fetch_all(&mut *tx)
@@ -403,7 +415,7 @@ macro_rules! backend_ops {
                 .await
             }
 
-            pub async fn image_counts(pool: &Pool) -> Result<Vec<(String, i64)>> {
+            pub async fn image_counts(pool: &Pool, _wpool: &Pool) -> Result<Vec<(String, i64)>> {
                 let rows = q!(st::count_by_status()).fetch_all(pool).await?;
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
@@ -414,6 +426,7 @@ macro_rules! backend_ops {
 
             pub async fn shared_images(
                 pool: &Pool,
+                _wpool: &Pool,
                 member: &str,
                 caller: &Caller,
             ) -> Result<Vec<SharedImage>> {
@@ -456,9 +469,9 @@ macro_rules! dispatch {
     ($self:ident, $op:ident ( $($arg:expr),* )) => {{
         let started = Instant::now();
         let result = match &$self.pools {
-            Pools::Sqlite(p) => sqlite::$op(p, $($arg),*).await,
-            Pools::Postgres(p) => postgres::$op(p, $($arg),*).await,
-            Pools::MySql(p) => mysql::$op(p, $($arg),*).await,
+            Pools::Sqlite { read, write } => sqlite::$op(read, write, $($arg),*).await,
+            Pools::Postgres(p) => postgres::$op(p, p, $($arg),*).await,
+            Pools::MySql(p) => mysql::$op(p, p, $($arg),*).await,
         };
         crate::metrics::record_db(stringify!($op), started.elapsed());
         result

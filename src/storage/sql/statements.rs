@@ -302,12 +302,12 @@ pub fn probe_property(b: Backend, name: &str, value: &str, limit: u64) -> Select
     let mut s = Query::select();
     s.column(IMAGE_ID)
         .from(PROPERTIES)
-        .and_where(Expr::col(NAME).eq(name))
-        .and_where(Expr::col(VALUE).eq(value))
+        .and_where(Expr::col((PROPERTIES, NAME)).eq(name))
         .limit(limit);
     if b == Backend::Postgres {
-        let prefix: String = value.chars().take(200).collect();
-        s.and_where(Expr::cust(r#"substr("image_properties"."value", 1, 200)"#).eq(prefix));
+        filter::pg_value_prefix(&mut s, value);
+    } else {
+        s.and_where(Expr::col((PROPERTIES, VALUE)).eq(value));
     }
     s
 }
