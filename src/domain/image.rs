@@ -47,6 +47,28 @@ impl fmt::Display for ImageId {
     }
 }
 
+/// The fields rendered as `x-image-meta-<field>` headers, in order.
+pub const META_FIELDS: [&str; 18] = [
+    "id",
+    "name",
+    "status",
+    "disk_format",
+    "container_format",
+    "size",
+    "virtual_size",
+    "checksum",
+    "min_disk",
+    "min_ram",
+    "is_public",
+    "protected",
+    "owner",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "deleted",
+    "location",
+];
+
 /// Custom key/value properties, ordered by name so output is deterministic.
 pub type Properties = BTreeMap<String, String>;
 

@@ -42,14 +42,40 @@ pub fn header_value(s: &str) -> HeaderValue {
 }
 
 fn header_name(prefix: &str, name: &str) -> Option<HeaderName> {
-    let encoded = utf8_percent_encode(name, NAME_SET).to_string();
-    HeaderName::from_bytes(format!("{prefix}{encoded}").to_ascii_lowercase().as_bytes()).ok()
+    let mut full = String::with_capacity(prefix.len() + name.len());
+    full.push_str(prefix);
+    // Fast path: names that are already lowercase token characters (nearly all of them).
+    if name.bytes().all(|b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-' || b == b'.'
+    }) {
+        full.push_str(name);
+    } else {
+        full.extend(utf8_percent_encode(name, NAME_SET));
+        full.make_ascii_lowercase();
+    }
+    HeaderName::from_bytes(full.as_bytes()).ok()
+}
+
+/// The header name of a fixed image field, built once.
+fn field_header(field: &'static str) -> Option<HeaderName> {
+    static NAMES: std::sync::OnceLock<Vec<(&'static str, HeaderName)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        crate::domain::image::META_FIELDS
+            .iter()
+            .filter_map(|f| header_name("x-image-meta-", f).map(|h| (*f, h)))
+            .collect()
+    });
+    names
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, h)| h.clone())
 }
 
 /// Adds the `x-image-meta-*` headers of `image` to `headers`.
 pub fn add_image_meta(headers: &mut HeaderMap, image: &Image) {
+    headers.reserve(20 + image.properties.len());
     for (field, value) in image.meta_fields() {
-        if let Some(name) = header_name("x-image-meta-", field) {
+        if let Some(name) = field_header(field) {
             headers.insert(name, header_value(&value));
         }
     }

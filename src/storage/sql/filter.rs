@@ -64,8 +64,9 @@ pub fn deleted_scope(scope: DeletedScope) -> Option<Condition> {
     }
 }
 
-/// Exact-match, range and property filters.
-pub fn filters(b: Backend, f: &Filters) -> Condition {
+/// Exact-match, range and property filters. `selective[i]` says whether property filter `i`
+/// matches few enough images to drive the query (see `ops::probe_selectivity`).
+pub fn filters(b: Backend, f: &Filters, selective: &[bool]) -> Condition {
     let mut c = Cond::all();
     let text = [
         (NAME, &f.name),
@@ -96,19 +97,27 @@ pub fn filters(b: Backend, f: &Filters) -> Condition {
     if let Some(t) = f.changes_since {
         c = c.add(col(UPDATED_AT).gt(b.ts(t)));
     }
-    for (name, value) in &f.properties {
+    for (n, (name, value)) in f.properties.iter().enumerate() {
+        let driving = selective.get(n).copied().unwrap_or(false);
         let mut sub = Query::select();
-        sub.expr(Expr::cust("1"))
-            .from(PROPERTIES)
-            .and_where(Expr::col((PROPERTIES, IMAGE_ID)).equals((IMAGES, ID)))
+        sub.from(PROPERTIES)
             .and_where(Expr::col((PROPERTIES, NAME)).eq(name.as_str()));
-        if b != Backend::Postgres {
-            sub.and_where(Expr::col((PROPERTIES, VALUE)).eq(value.as_str()));
-        }
         if b == Backend::Postgres {
             pg_value_prefix(&mut sub, value);
+        } else {
+            sub.and_where(Expr::col((PROPERTIES, VALUE)).eq(value.as_str()));
         }
-        c = c.add(Expr::exists(sub));
+        if driving {
+            // Few images match: `id IN (...)` lets the planner start from the property
+            // index and sort just those.
+            sub.column((PROPERTIES, IMAGE_ID));
+            c = c.add(col(ID).in_subquery(sub));
+        } else {
+            // Many match: walk the sort index and check each row; a page fills quickly.
+            sub.expr(Expr::cust("1"))
+                .and_where(Expr::col((PROPERTIES, IMAGE_ID)).equals((IMAGES, ID)));
+            c = c.add(Expr::exists(sub));
+        }
     }
     c
 }
@@ -230,7 +239,7 @@ pub fn order(b: Backend, stmt: &mut SelectStatement, key: SortKey, dir: SortDir)
 }
 
 /// The whole WHERE of a list query, marker excluded.
-pub fn list_condition(b: Backend, q: &ListQuery) -> Condition {
+pub fn list_condition(b: Backend, q: &ListQuery, selective: &[bool]) -> Condition {
     let mut c = Cond::all();
     if let Some(v) = visibility(&q.visibility) {
         c = c.add(v);
@@ -238,5 +247,5 @@ pub fn list_condition(b: Backend, q: &ListQuery) -> Condition {
     if let Some(d) = deleted_scope(q.deleted) {
         c = c.add(d);
     }
-    c.add(filters(b, &q.filters))
+    c.add(filters(b, &q.filters, selective))
 }

@@ -116,6 +116,9 @@ pub(crate) enum Pools {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pub(crate) pools: Pools,
+    /// Images in the catalog, counted when statistics are refreshed: sizes the choice between
+    /// the two plans of a property filter (see `ops::probe_selectivity`).
+    pub(crate) catalog_size: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Read connections on SQLite, whatever the pool setting: enough for two cores.
@@ -182,7 +185,10 @@ impl SqlStore {
                 )
             }
         };
-        Ok(SqlStore { pools })
+        Ok(SqlStore {
+            pools,
+            catalog_size: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -19,8 +19,18 @@ use std::time::Instant;
 /// a concurrent change, before the caller gets a 409/503.
 const WRITE_ATTEMPTS: usize = 8;
 
-/// A property filter matching at most this many images is answered from those images alone.
-const SELECTIVE: u64 = 4000;
+/// A property filter matching at most this many images drives the list query.
+const SELECTIVE: u64 = 2000;
+
+/// When to drive a list from a property filter's matches (cost ~ m lookups and a sort) rather
+/// than walk the sort index checking each row (cost ~ 25·N/m rows for a page of 25): the two
+/// meet near m = sqrt(25·N). Capped, so a page never costs more than ~SELECTIVE lookups.
+fn selective_threshold(catalog_size: u64) -> u64 {
+    if catalog_size == 0 {
+        return SELECTIVE;
+    }
+    ((25.0 * catalog_size as f64).sqrt() as u64).clamp(50, SELECTIVE)
+}
 
 /// A failed attempt: a database error (maybe retryable) or a rule the edit refused.
 enum Fail {
@@ -137,33 +147,28 @@ macro_rules! backend_ops {
                 Ok(v.pop())
             }
 
-            /// With property filters, probes each in the property index (bounded). If one
-            /// matches fewer than [`SELECTIVE`] images, returns the ids matching all the
-            /// selective ones, so the page is built from them; otherwise `None` and the list
-            /// walks its sort index, where matches are frequent enough to be found quickly.
-            /// Either way a page costs O(SELECTIVE), whatever the catalog size.
-            async fn selective_candidates(
+            /// Probes each property filter in the property index, reading at most
+            /// [`SELECTIVE`] + 1 entries: a filter with at most [`SELECTIVE`] matches drives
+            /// the query from those matches, a more frequent one is checked while walking the
+            /// sort index (where a page fills quickly). Either way a page costs about
+            /// O(SELECTIVE), whatever the catalog size. `None`: some filter matches nothing.
+            async fn probe_selectivity(
                 conn: &mut Conn,
                 query: &ListQuery,
-            ) -> Result<Option<Vec<String>>, sqlx::Error> {
-                let mut best: Option<Vec<String>> = None;
+                selective: u64,
+            ) -> Result<Option<Vec<bool>>, sqlx::Error> {
+                let mut flags = Vec::with_capacity(query.filters.properties.len());
                 for (name, value) in &query.filters.properties {
-                    let rows = q!(st::probe_property(B, name, value, SELECTIVE + 1))
+                    let n = q!(st::probe_property(B, name, value, selective + 1))
                         .fetch_all(&mut *conn)
-                        .await?;
-                    if rows.len() as u64 > SELECTIVE {
-                        continue;
+                        .await?
+                        .len() as u64;
+                    if n == 0 {
+                        return Ok(None);
                     }
-                    let mut ids = rows
-                        .iter()
-                        .map(|r| r.try_get::<String, _>(0))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    if let Some(prev) = &best {
-                        ids.retain(|id| prev.contains(id));
-                    }
-                    best = Some(ids);
+                    flags.push(n <= selective);
                 }
-                Ok(best)
+                Ok(Some(flags))
             }
 
             async fn write_properties(conn: &mut Conn, image: &Image) -> Result<(), sqlx::Error> {
@@ -209,6 +214,7 @@ macro_rules! backend_ops {
                 _wpool: &Pool,
                 query: &ListQuery,
                 with_properties: bool,
+                selective: u64,
             ) -> Result<Vec<Image>> {
                 let mut conn = pool.acquire().await?;
                 let marker = match &query.marker {
@@ -247,13 +253,12 @@ macro_rules! backend_ops {
                 if query.limit == 0 {
                     return Ok(Vec::new());
                 }
-                let candidates = selective_candidates(&mut conn, query).await?;
-                if candidates.as_ref().is_some_and(Vec::is_empty) {
+                let Some(selective) = probe_selectivity(&mut conn, query, selective).await? else {
                     return Ok(Vec::new());
-                }
+                };
                 Ok(fetch_images(
                     &mut conn,
-                    &st::list_images(B, query, marker.as_ref(), candidates.as_deref()),
+                    &st::list_images(B, query, marker.as_ref(), &selective),
                     with_properties,
                 )
                 .await?)
@@ -492,7 +497,9 @@ impl ImageStore for SqlStore {
     }
 
     async fn list_images(&self, query: &ListQuery, with_properties: bool) -> Result<Vec<Image>> {
-        dispatch!(self, list_images(query, with_properties))
+        let selective =
+            selective_threshold(self.catalog_size.load(std::sync::atomic::Ordering::Relaxed));
+        dispatch!(self, list_images(query, with_properties, selective))
     }
 
     async fn update_image<E: Edit>(

@@ -94,15 +94,10 @@ pub fn list_images(
     b: Backend,
     q: &ListQuery,
     marker: Option<&Image>,
-    candidates: Option<&[String]>,
+    selective: &[bool],
 ) -> SelectStatement {
     let mut s = select_images();
-    s.cond_where(filter::list_condition(b, q));
-    if let Some(ids) = candidates {
-        // A selective property filter: look the few matching images up by id instead of
-        // walking the sort index past everything that does not match.
-        s.and_where(Expr::col((IMAGES, ID)).is_in(ids.iter().map(String::as_str)));
-    }
+    s.cond_where(filter::list_condition(b, q, selective));
     if let Some(m) = marker {
         s.cond_where(filter::keyset(b, q.sort_key, q.sort_dir, m));
     }
@@ -297,7 +292,7 @@ pub fn delete_members_of(ids: &[&str]) -> DeleteStatement {
 }
 
 /// At most `limit` ids of images with this property value, straight from the property index:
-/// how selective a property filter is, and, when it is selective, the candidates themselves.
+/// how selective a property filter is.
 pub fn probe_property(b: Backend, name: &str, value: &str, limit: u64) -> SelectStatement {
     let mut s = Query::select();
     s.column(IMAGE_ID)
