@@ -69,6 +69,20 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE glimpse_db_pool_max_connections gauge");
         let _ = writeln!(out, "glimpse_db_pool_max_connections {max}");
+        let in_flight = DB_OPS_IN_FLIGHT
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(0) as usize;
+        let in_use = (size as usize).saturating_sub(idle);
+        let _ = writeln!(
+            out,
+            "# HELP glimpse_db_pool_waiting Store operations waiting for a connection (estimate: operations under way minus connections in use)."
+        );
+        let _ = writeln!(out, "# TYPE glimpse_db_pool_waiting gauge");
+        let _ = writeln!(
+            out,
+            "glimpse_db_pool_waiting {}",
+            in_flight.saturating_sub(in_use)
+        );
         out.push_str(&self.image_counts(store).await);
         out
     }
@@ -120,6 +134,23 @@ pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration)
 /// Requests being served now.
 pub fn in_flight(delta: f64) {
     metrics::gauge!("glimpse_http_requests_in_flight").increment(delta);
+}
+
+/// Store operations under way (waiting for a connection or running).
+static DB_OPS_IN_FLIGHT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Marks a store operation as started; the guard marks it finished.
+pub fn db_op_started() -> DbOpGuard {
+    DB_OPS_IN_FLIGHT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    DbOpGuard
+}
+
+pub struct DbOpGuard;
+
+impl Drop for DbOpGuard {
+    fn drop(&mut self) {
+        DB_OPS_IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Records one store operation.

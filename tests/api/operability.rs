@@ -240,6 +240,7 @@ async fn metrics_by_route_pool_and_status() {
         text.contains("glimpse_db_pool_connections{state=\"idle\"}"),
         "{text}"
     );
+    assert!(text.contains("glimpse_db_pool_waiting "), "{text}");
     assert!(
         text.contains("glimpse_images{status=\"queued\"} 1"),
         "{text}"

@@ -229,6 +229,60 @@ async fn one_winner_per_state(backend: Backend) {
             statuses.iter().all(|s| *s == 200 || *s == 409),
             "{statuses:?}"
         );
+    } // Optimistic concurrency with ETags: everyone read version v; exactly one write with
+    // `If-Match: v` wins, the others get 412, and the winner's change is the one stored.
+    let img = post(&http, &a.base, json!({"image": {"name": "etag-race"}}))
+        .await
+        .expect("create");
+    let id = img["id"].as_str().expect("id").to_owned();
+    for round in 0..3 {
+        let head = http
+            .head(format!("{}/images/{id}", a.base))
+            .send()
+            .await
+            .expect("head");
+        let etag = head.headers()["etag"].to_str().expect("etag").to_owned();
+        let mut racers = Vec::new();
+        for n in 0..16 {
+            let http = http.clone();
+            let etag = etag.clone();
+            let url = format!("{}/images/{id}", if n % 2 == 0 { &a.base } else { &b.base });
+            racers.push(tokio::spawn(async move {
+                let r = http
+                    .put(url)
+                    .header("if-match", etag)
+                    .json(&json!({"image": {"name": format!("r{round}-w{n}")}}))
+                    .send()
+                    .await
+                    .expect("put");
+                (n, r.status().as_u16())
+            }));
+        }
+        let mut winners = Vec::new();
+        for r in racers {
+            let (n, status) = r.await.expect("join");
+            assert!(
+                status == 200 || status == 412,
+                "If-Match race answered {status}"
+            );
+            if status == 200 {
+                winners.push(n);
+            }
+        }
+        assert_eq!(winners.len(), 1, "one winner per version: {winners:?}");
+        let now: Value = http
+            .get(format!("{}/images/{id}", b.base))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            now["image"]["name"],
+            format!("r{round}-w{}", winners[0]),
+            "the winner's write is the one stored"
+        );
     }
 }
 

@@ -473,6 +473,7 @@ backend_ops!(
 macro_rules! dispatch {
     ($self:ident, $op:ident ( $($arg:expr),* )) => {{
         let started = Instant::now();
+        let _in_flight = crate::metrics::db_op_started();
         let result = match &$self.pools {
             Pools::Sqlite { read, write } => sqlite::$op(read, write, $($arg),*).await,
             Pools::Postgres(p) => postgres::$op(p, p, $($arg),*).await,
