@@ -72,8 +72,9 @@ pub const META_FIELDS: [&str; 18] = [
 /// Custom key/value properties, ordered by name so output is deterministic.
 pub type Properties = BTreeMap<String, String>;
 
-/// An image's metadata: the detailed form of the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An image's metadata: the detailed form of the API (also read back by `db import`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Image {
     pub id: ImageId,
     pub name: Option<String>,

@@ -6,7 +6,7 @@ use super::statements as st;
 use super::{Backend, Pools, SqlStore};
 use crate::domain::{ImageId, Timestamp};
 use crate::error::{Error, Result};
-use crate::storage::catalog::{CatalogImage, CatalogMember, CatalogRecord};
+use crate::storage::catalog::{CatalogMember, CatalogRecord};
 use sea_query_sqlx::SqlxBinder;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -108,7 +108,8 @@ macro_rules! maintenance_ops {
                     .into_iter()
                     .zip(members)
                     .map(|(image, members)| CatalogRecord {
-                        image: CatalogImage::from(image),
+                        version: image.version,
+                        image,
                         members,
                     })
                     .collect())
@@ -117,7 +118,8 @@ macro_rules! maintenance_ops {
             pub async fn import_batch(pool: &Pool, records: &[CatalogRecord]) -> Result<()> {
                 let mut tx = pool.begin_with($begin_write).await?;
                 for rec in records {
-                    let image: crate::domain::Image = rec.image.clone().into();
+                    let mut image = rec.image.clone();
+                    image.version = rec.version;
                     q!(st::insert_image(B, &image))
                         .execute(&mut *tx)
                         .await
