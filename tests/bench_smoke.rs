@@ -121,3 +121,108 @@ async fn bench_tool_runs_every_scenario_without_errors() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
 }
+
+/// The million-image path: `--write-catalog` writes a catalog that `glimpse db import` loads,
+/// and the scenarios then run over it (ids from the ids file) without errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_catalog_imports_and_serves_every_scenario() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let catalog = dir.path().join("catalog.jsonl");
+    let ids_file = dir.path().join("ids.txt");
+    let db = format!("sqlite://{}", dir.path().join("imported.db").display());
+
+    let written = std::process::Command::new(env!("CARGO_BIN_EXE_glimpse-bench"))
+        .args(["--images", "400", "--rng-seed", "9", "--write-catalog"])
+        .arg(&catalog)
+        .arg("--ids-file")
+        .arg(&ids_file)
+        .output()
+        .expect("glimpse-bench starts");
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let imported = std::process::Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(["db", "import", "--database", &db, "--input"])
+        .arg(&catalog)
+        .output()
+        .expect("glimpse starts");
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+
+    let settings = Settings {
+        bind: Some("127.0.0.1:0".parse().expect("addr")),
+        database_url: Some(db),
+        ..Settings::default()
+    };
+    let config = ServerConfig::from_settings(&settings, &Sources::default()).expect("config");
+    let server = Server::bind(config).await.expect("server starts");
+    let addr = server.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    // Every written id is in the catalog, with the generated metadata.
+    let ids: Vec<String> = std::fs::read_to_string(&ids_file)
+        .expect("ids written")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(ids.len(), 400);
+    let client = reqwest::Client::new();
+    let page: Value = client
+        .get(format!("http://{addr}/images/detail"))
+        .query(&[("is_public", "none"), ("limit", "1000")])
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("JSON");
+    let listed: std::collections::HashSet<&str> = page["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert_eq!(listed.len(), 400);
+    assert!(ids.iter().all(|id| listed.contains(id.as_str())));
+    let one: Value = client
+        .get(format!("http://{addr}/images/{}", ids[7]))
+        .send()
+        .await
+        .expect("show")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(one["image"]["properties"]["build_id"], "b00000007");
+
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_glimpse-bench"))
+        .args(["--url", &format!("http://{addr}"), "--skip-seed"])
+        .args([
+            "--rng-seed",
+            "9",
+            "--scenarios",
+            "show,list-detail,filter-property",
+        ])
+        .args(["--duration", "0.5", "--warmup", "0", "--connections", "2"])
+        .args(["--threads", "1", "--ids-file"])
+        .arg(&ids_file)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the benchmark starts");
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+}

@@ -122,13 +122,25 @@ macro_rules! backend_ops {
                 Ok(images)
             }
 
+            /// One image and its properties, in one query.
             async fn fetch_one(
                 conn: &mut Conn,
                 id: &ImageId,
                 vis: &Visibility,
             ) -> Result<Option<Image>, sqlx::Error> {
-                let mut v = fetch_images(conn, &st::select_image(id, vis), true).await?;
-                Ok(v.pop())
+                let rows = q!(st::select_image_with_properties(id, vis))
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let mut image = first.image()?;
+                for row in &rows {
+                    if let Some((name, value)) = row.joined_property()? {
+                        image.properties.insert(name, value);
+                    }
+                }
+                Ok(Some(image))
             }
 
             /// Reads the image for a write. PostgreSQL and MySQL lock the row (FOR UPDATE) so

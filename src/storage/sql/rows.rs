@@ -1,5 +1,6 @@
 //! Decoding rows into domain values, per backend row type.
 
+use super::statements::{PROPERTY_NAME, PROPERTY_VALUE};
 use crate::domain::member::{Membership, SharedImage};
 use crate::domain::{Image, ImageId, Timestamp};
 use crate::error::Error;
@@ -15,6 +16,8 @@ pub trait DecodeRow {
     fn ts_opt(&self, col: &str) -> Result<Option<Timestamp>, sqlx::Error>;
     fn image(&self) -> Result<Image, sqlx::Error>;
     fn property(&self) -> Result<(String, String, String), sqlx::Error>;
+    /// The property of a row of [`super::statements::select_image_with_properties`], if any.
+    fn joined_property(&self) -> Result<Option<(String, String)>, sqlx::Error>;
     fn membership(&self) -> Result<Membership, sqlx::Error>;
     fn shared(&self) -> Result<SharedImage, sqlx::Error>;
 }
@@ -68,6 +71,12 @@ macro_rules! impl_decode_row {
                     self.try_get("name")?,
                     self.try_get("value")?,
                 ))
+            }
+
+            fn joined_property(&self) -> Result<Option<(String, String)>, sqlx::Error> {
+                let name: Option<String> = self.try_get(PROPERTY_NAME)?;
+                let value: Option<String> = self.try_get(PROPERTY_VALUE)?;
+                Ok(name.zip(value))
             }
 
             fn membership(&self) -> Result<Membership, sqlx::Error> {

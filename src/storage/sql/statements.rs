@@ -89,6 +89,24 @@ pub fn select_image(id: &ImageId, vis: &Visibility) -> SelectStatement {
     s
 }
 
+/// Column aliases of a property joined to its image (the image has a `name` too).
+pub const PROPERTY_NAME: &str = "property_name";
+pub const PROPERTY_VALUE: &str = "property_value";
+
+/// One image by id with its properties, in one round trip: a row per property (one row with
+/// NULL property columns when it has none). A single-image read is the most frequent request
+/// a registry serves, and the second query was a third of its cost.
+pub fn select_image_with_properties(id: &ImageId, vis: &Visibility) -> SelectStatement {
+    let mut s = select_image(id, vis);
+    s.left_join(
+        PROPERTIES,
+        Expr::col((PROPERTIES, IMAGE_ID)).equals((IMAGES, ID)),
+    )
+    .expr_as(Expr::col((PROPERTIES, NAME)), PROPERTY_NAME)
+    .expr_as(Expr::col((PROPERTIES, VALUE)), PROPERTY_VALUE);
+    s
+}
+
 /// A page of a list query, after `marker` (already resolved to its image).
 pub fn list_images(
     b: Backend,
