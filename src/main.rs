@@ -147,12 +147,25 @@ async fn db(command: DbCommand) -> ExitCode {
             })
         }
         DbCommand::Import { input, .. } => {
+            let started = std::time::Instant::now();
+            let mut last = started;
+            let mut progress = |n: u64| {
+                if last.elapsed() >= std::time::Duration::from_secs(10) {
+                    let secs = started.elapsed().as_secs_f64();
+                    eprintln!("imported {n} images so far ({:.0}/s)", n as f64 / secs);
+                    last = std::time::Instant::now();
+                }
+            };
             let imported = match input {
                 Some(path) => match std::fs::File::open(&path) {
-                    Ok(f) => store.import(std::io::BufReader::new(f)).await,
+                    Ok(f) => {
+                        store
+                            .import(std::io::BufReader::new(f), &mut progress)
+                            .await
+                    }
                     Err(e) => return fail(format!("cannot open {}: {e}", path.display()), 1),
                 },
-                None => store.import(std::io::stdin().lock()).await,
+                None => store.import(std::io::stdin().lock(), &mut progress).await,
             };
             imported.map(|n| eprintln!("imported {n} images"))
         }

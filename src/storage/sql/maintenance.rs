@@ -209,8 +209,13 @@ impl SqlStore {
     }
 
     /// Reads a catalog export and inserts it, a batch of images per transaction. An image
-    /// that already exists stops the import with a 409-style error naming it.
-    pub async fn import<R: std::io::BufRead>(&self, input: R) -> Result<u64> {
+    /// that already exists stops the import with a 409-style error naming it. `progress` is
+    /// told the running count after every batch (a million images take minutes).
+    pub async fn import<R: std::io::BufRead>(
+        &self,
+        input: R,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64> {
         let mut batch = Vec::with_capacity(200);
         let mut count = 0u64;
         for (n, line) in input.lines().enumerate() {
@@ -226,6 +231,7 @@ impl SqlStore {
                 on_backend!(self, import_batch(&batch))?;
                 count += batch.len() as u64;
                 batch.clear();
+                progress(count);
             }
         }
         if !batch.is_empty() {
