@@ -87,7 +87,7 @@ mkdir -p "$REFERENCE_DIR" "$ETC"
 
 # 1. virtualenv + glance with the pins (skipped when already installed).
 if [[ ! -x "$VENV/bin/glance-registry" ]] \
-   || ! "$VENV/bin/python" -m pip show glance 2>/dev/null | grep -qx "Version: ${GLANCE_VERSION}"; then
+   || ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('glance') != '${GLANCE_VERSION}')" 2>/dev/null; then
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet "${PINS[@]}"

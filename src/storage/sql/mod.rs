@@ -8,6 +8,7 @@ mod maintenance;
 mod ops;
 mod rows;
 pub mod schema;
+mod sqlite_point;
 pub mod statements;
 
 use crate::domain::Timestamp;
@@ -107,6 +108,8 @@ pub(crate) enum Pools {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// Single-image reads without sqlx's thread hop (`None` for an in-memory database).
+        point: Option<std::sync::Arc<sqlite_point::PointReader>>,
     },
     Postgres(PgPool),
     MySql(MySqlPool),
@@ -186,10 +189,21 @@ impl SqlStore {
                     .test_before_acquire(false)
                     .max_connections(readers)
                     .acquire_timeout(settings.acquire_timeout)
-                    .connect_with(opts)
+                    .connect_with(opts.clone())
                     .await
                     .map_err(Error::from)?;
-                Pools::Sqlite { read, write }
+                // One point-read connection per runtime worker thread (the file exists now:
+                // the writer created it).
+                let file = opts.get_filename();
+                let point = if file.is_file() {
+                    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+                    Some(std::sync::Arc::new(sqlite_point::PointReader::open(
+                        file, threads,
+                    )?))
+                } else {
+                    None
+                };
+                Pools::Sqlite { read, write, point }
             }
             Backend::Postgres => {
                 let opts = PgConnectOptions::from_str(url).map_err(bad)?;
@@ -297,7 +311,7 @@ impl SqlStore {
     /// Pool gauges: (open, idle, max).
     pub fn pool_stats(&self) -> (u32, usize, u32) {
         match &self.pools {
-            Pools::Sqlite { read, write } => (
+            Pools::Sqlite { read, write, .. } => (
                 read.size() + write.size(),
                 read.num_idle() + write.num_idle(),
                 read.options().get_max_connections() + 1,
@@ -309,7 +323,7 @@ impl SqlStore {
 
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { read, write } => {
+            Pools::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }

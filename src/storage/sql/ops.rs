@@ -487,7 +487,7 @@ macro_rules! dispatch {
         let started = Instant::now();
         let _in_flight = crate::metrics::db_op_started();
         let result = match &$self.pools {
-            Pools::Sqlite { read, write } => sqlite::$op(read, write, $($arg),*).await,
+            Pools::Sqlite { read, write, .. } => sqlite::$op(read, write, $($arg),*).await,
             Pools::Postgres(p) => postgres::$op(p, p, $($arg),*).await,
             Pools::MySql(p) => mysql::$op(p, p, $($arg),*).await,
         };
@@ -506,6 +506,15 @@ impl ImageStore for SqlStore {
     }
 
     async fn get_image(&self, id: &ImageId, vis: &Visibility) -> Result<Option<Image>> {
+        if let Pools::Sqlite {
+            point: Some(point), ..
+        } = &self.pools
+        {
+            let started = Instant::now();
+            let result = point.get_image(id, vis);
+            crate::metrics::record_db("get_image", started.elapsed());
+            return result;
+        }
         dispatch!(self, get_image(id, vis))
     }
 
