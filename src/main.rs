@@ -177,8 +177,39 @@ async fn db(command: DbCommand) -> ExitCode {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (the Rust bindings do not name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps the server's memory close to what it uses. Measured at 1,000,000 images under load,
+/// RSS was 70-95 MiB while the live heap was far smaller: glibc (which SQLite allocates from)
+/// kept a 7 MiB arena per thread that had touched it, mostly free, and mimalloc held freed
+/// pages for a second (its default purge delay) before returning them. Two arenas and immediate purging keep RSS
+/// ~15-20 MiB lower at no measurable cost in throughput (docs/performance.md).
+fn tune_allocators() {
+    // SAFETY: called first thing in main, before any other thread exists; both calls only
+    // set allocator options.
+    unsafe {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
+}
+
+fn main() -> ExitCode {
+    tune_allocators();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => {
+            eprintln!("glimpse: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
@@ -194,5 +225,18 @@ async fn main() -> ExitCode {
         },
         Command::Db(command) => db(command).await,
         Command::Client(cmd) => glimpse::client::run(cli.client, cmd).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The option index is mimalloc's enum position, not a name: check that it is the purge
+    /// delay (1,000 ms by default in the mimalloc 3 that Cargo.lock pins) before anything sets
+    /// it.
+    #[test]
+    fn purge_delay_option_index_is_right() {
+        // SAFETY: reads an allocator option.
+        let v = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        assert_eq!(v, 1000);
     }
 }

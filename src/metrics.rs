@@ -13,6 +13,7 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 const COUNTS_TTL: Duration = Duration::from_secs(15);
+const UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// The process-wide recorder (one per process, however many servers a test starts).
 fn handle() -> &'static PrometheusHandle {
@@ -25,6 +26,21 @@ fn handle() -> &'static PrometheusHandle {
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         let _ = metrics::set_global_recorder(recorder);
+        // Histograms queue every observation until they are folded into their buckets, which
+        // happens at a scrape or an upkeep. Without a scraper the queue grew with every
+        // request (tens of MiB over a benchmark run), so fold it every second.
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the metrics upkeep thread: {e}");
+        }
         handle
     })
 }

@@ -51,9 +51,10 @@ struct Args {
     #[arg(long)]
     roles: Option<String>,
 
-    /// Images to seed (with --skip-seed: how many existing ones to use at most).
-    #[arg(long, default_value_t = 10_000)]
-    images: u64,
+    /// Images to seed [default: 10000]. With --skip-seed: how many existing ones to use at
+    /// most (default: every id of --ids-file, or 10000 found by listing).
+    #[arg(long)]
+    images: Option<u64>,
 
     /// Do not seed: reuse the images already there (from --ids-file, or found by listing).
     #[arg(long)]
@@ -180,8 +181,9 @@ fn main() -> ExitCode {
 
 /// Runs everything; returns the number of failed requests.
 async fn run(args: Args) -> Result<u64, String> {
+    let images = args.images.unwrap_or(10_000);
     if let Some(path) = &args.write_catalog {
-        catalog_file::write(path, args.ids_file.as_deref(), args.images, args.rng_seed)?;
+        catalog_file::write(path, args.ids_file.as_deref(), images, args.rng_seed)?;
         return Ok(0);
     }
     let scenarios = Scenario::parse_list(&args.scenarios)?;
@@ -244,25 +246,25 @@ async fn run(args: Args) -> Result<u64, String> {
                     .lines()
                     .map(str::trim)
                     .filter(|l| !l.is_empty())
-                    .take(args.images as usize)
+                    .take(args.images.map_or(usize::MAX, |n| n as usize))
                     .map(str::to_owned)
                     .collect();
                 eprintln!("using {} image ids from {}", ids.len(), path.display());
                 ids
             }
-            None => seed::discover(&probe, &base, args.images).await?,
+            None => seed::discover(&probe, &base, images).await?,
         }
     } else {
         let n = args.seed_connections.unwrap_or(args.connections).max(1);
         let clients = (0..n)
             .map(|_| runner::client(&headers, timeout))
             .collect::<Result<Vec<_>, _>>()?;
-        let seeded = seed::seed(&clients, &base, args.images, args.rng_seed, admin).await;
+        let seeded = seed::seed(&clients, &base, images, args.rng_seed, admin).await;
         if seeded.errors > 0 {
             report::loud(&format!(
                 "{} of {} seeding requests failed; first: {}",
                 seeded.errors,
-                args.images,
+                images,
                 seeded.samples.first().map_or("?", String::as_str)
             ));
         }
@@ -288,7 +290,7 @@ async fn run(args: Args) -> Result<u64, String> {
     let catalog_images = if args.skip_seed {
         ids.len() as u64
     } else {
-        args.images
+        images
     };
     let target = Arc::new(Target {
         base: base.clone(),
