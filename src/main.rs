@@ -183,8 +183,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Keeps the server's memory close to what it uses. Measured at 1,000,000 images under load,
 /// RSS was 70-95 MiB while the live heap was far smaller: glibc (which SQLite allocates from)
 /// kept a 7 MiB arena per thread that had touched it, mostly free, and mimalloc held freed
-/// pages for a second (its default purge delay) before returning them. Two arenas and immediate purging keep RSS
-/// ~15-20 MiB lower at no measurable cost in throughput (docs/performance.md).
+/// pages for a second (its default purge delay) before returning them. Two arenas and
+/// immediate purging keep RSS ~10-15 MiB lower at no measurable cost in throughput (the
+/// larger leak, metrics histograms queueing every observation, is fixed in `metrics`).
 fn tune_allocators() {
     // SAFETY: called first thing in main, before any other thread exists; both calls only
     // set allocator options.
