@@ -2,6 +2,7 @@
 //! by `backend_ops!` (sqlx's drivers are distinct types; a macro keeps one copy of the logic
 //! without a wall of generic bounds). [`SqlStore`] dispatches to the module of its backend.
 
+use super::plan_hints::FrequentValues;
 use super::rows::DecodeRow;
 use super::statements as st;
 use super::{Backend, Pools, SqlStore, is_retryable};
@@ -164,19 +165,28 @@ macro_rules! backend_ops {
             /// the query from those matches, a more frequent one is checked while walking the
             /// sort index (where a page fills quickly). Either way a page costs about
             /// O(SELECTIVE), whatever the catalog size. `None`: some filter matches nothing.
+            /// A value recently found frequent is not probed again (see [`FrequentValues`]).
             async fn probe_selectivity(
                 conn: &mut Conn,
                 query: &ListQuery,
                 selective: u64,
+                frequent: &FrequentValues,
             ) -> Result<Option<Vec<bool>>, sqlx::Error> {
                 let mut flags = Vec::with_capacity(query.filters.properties.len());
                 for (name, value) in &query.filters.properties {
+                    if frequent.is_frequent(name, value) {
+                        flags.push(false);
+                        continue;
+                    }
                     let n = q!(st::probe_property(B, name, value, selective + 1))
                         .fetch_all(&mut *conn)
                         .await?
                         .len() as u64;
                     if n == 0 {
                         return Ok(None);
+                    }
+                    if n > selective {
+                        frequent.remember(name, value);
                     }
                     flags.push(n <= selective);
                 }
@@ -227,6 +237,7 @@ macro_rules! backend_ops {
                 query: &ListQuery,
                 with_properties: bool,
                 selective: u64,
+                frequent: &FrequentValues,
             ) -> Result<Vec<Image>> {
                 let mut conn = pool.acquire().await?;
                 let marker = match &query.marker {
@@ -265,7 +276,9 @@ macro_rules! backend_ops {
                 if query.limit == 0 {
                     return Ok(Vec::new());
                 }
-                let Some(selective) = probe_selectivity(&mut conn, query, selective).await? else {
+                let Some(selective) =
+                    probe_selectivity(&mut conn, query, selective, frequent).await?
+                else {
                     return Ok(Vec::new());
                 };
                 Ok(fetch_images(
@@ -521,7 +534,10 @@ impl ImageStore for SqlStore {
     async fn list_images(&self, query: &ListQuery, with_properties: bool) -> Result<Vec<Image>> {
         let selective =
             selective_threshold(self.catalog_size.load(std::sync::atomic::Ordering::Relaxed));
-        dispatch!(self, list_images(query, with_properties, selective))
+        dispatch!(
+            self,
+            list_images(query, with_properties, selective, &self.frequent)
+        )
     }
 
     async fn update_image<E: Edit>(
@@ -577,5 +593,91 @@ impl ImageStore for SqlStore {
 
     async fn shared_images(&self, member: &str, caller: &Caller) -> Result<Vec<SharedImage>> {
         dispatch!(self, shared_images(member, caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Caller;
+    use crate::domain::query::PageLimits;
+    use crate::domain::status::Status;
+
+    fn image(n: usize, os: &str) -> Image {
+        let now = Timestamp::now();
+        Image {
+            id: ImageId::from_trusted(uuid::Uuid::new_v4().to_string()),
+            name: Some(format!("img-{n}")),
+            status: Status::Active,
+            disk_format: None,
+            container_format: None,
+            size: None,
+            virtual_size: None,
+            checksum: None,
+            min_disk: 0,
+            min_ram: 0,
+            is_public: true,
+            protected: false,
+            owner: None,
+            location: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            deleted: false,
+            properties: [("os".to_owned(), os.to_owned())].into(),
+            version: 1,
+        }
+    }
+
+    /// The plan hint only picks a plan: a value remembered as frequent that is in fact rare
+    /// (or absent) lists exactly what the probe would have found.
+    #[tokio::test]
+    async fn a_stale_frequent_verdict_changes_the_plan_not_the_result() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let Ok(dir) = dir else { panic!("tempdir") };
+        let url = format!("sqlite://{}", dir.path().join("hints.db").display());
+        let store = SqlStore::connect(&url, &super::super::PoolSettings::default()).await;
+        let Ok(store) = store else {
+            panic!("store opens")
+        };
+        assert!(store.migrate().await.is_ok());
+        let mut linux = Vec::new();
+        for n in 0..30 {
+            let img = image(n, if n % 10 == 0 { "linux" } else { "bsd" });
+            assert!(store.create_image(&img).await.is_ok());
+            if n % 10 == 0 {
+                linux.push(img.id.as_str().to_owned());
+            }
+        }
+        let caller = Caller {
+            is_admin: true,
+            owner: None,
+            tenant: None,
+            ..Caller::default()
+        };
+        let query = |os: &str| {
+            let pairs = vec![("property-os".to_owned(), os.to_owned())];
+            ListQuery::parse(&pairs, &caller, PageLimits::default())
+        };
+        let listed = |images: Vec<Image>| {
+            let mut ids: Vec<String> = images.iter().map(|i| i.id.as_str().to_owned()).collect();
+            ids.sort();
+            ids
+        };
+        linux.sort();
+        let Ok(q) = query("linux") else {
+            panic!("query parses")
+        };
+        let probed = store.list_images(&q, false).await.map(listed);
+        assert_eq!(probed.as_ref().ok(), Some(&linux));
+        store.frequent.remember("os", "linux");
+        store.frequent.remember("os", "hurd");
+        let hinted = store.list_images(&q, false).await.map(listed);
+        assert_eq!(hinted.ok(), Some(linux));
+        let Ok(q) = query("hurd") else {
+            panic!("query parses")
+        };
+        let none = store.list_images(&q, false).await.map(listed);
+        assert_eq!(none.ok(), Some(Vec::new()));
     }
 }
