@@ -1,29 +1,9 @@
 //! Plain-text tables for people; every function returns a `String` ending in a newline.
 
 use super::http::one_line;
+// `image show` prints the detailed fields in the order of the `x-image-meta-*` headers.
+use crate::domain::image::META_FIELDS as FIELDS;
 use serde_json::Value;
-
-/// The detailed image's fields, in the order `image show` prints them.
-const FIELDS: [&str; 18] = [
-    "id",
-    "name",
-    "status",
-    "disk_format",
-    "container_format",
-    "size",
-    "virtual_size",
-    "checksum",
-    "min_disk",
-    "min_ram",
-    "is_public",
-    "protected",
-    "owner",
-    "location",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "deleted",
-];
 
 /// A JSON value as a table cell: strings bare, null as `-`, control characters escaped.
 pub fn cell(v: Option<&Value>) -> String {
