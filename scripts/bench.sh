@@ -45,8 +45,8 @@ case "$backend" in
   *) echo "unknown backend: $backend (sqlite or postgres)" >&2; exit 2 ;;
 esac
 
+# db import ends by refreshing planner statistics (and VACUUM on PostgreSQL).
 time "$bin/glimpse" db import --database "$url" --input "$catalog"
-"$bin/glimpse" db analyze --database "$url"
 
 "$bin/glimpse" serve --database "$url" --bind "127.0.0.1:$PORT" --log-level warn &
 server=$!

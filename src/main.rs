@@ -167,7 +167,14 @@ async fn db(command: DbCommand) -> ExitCode {
                 },
                 None => store.import(std::io::stdin().lock(), &mut progress).await,
             };
-            imported.map(|n| eprintln!("imported {n} images"))
+            let imported = match imported {
+                Ok(n) => {
+                    eprintln!("imported {n} images; refreshing statistics");
+                    store.settle_after_import().await.map(|()| n)
+                }
+                Err(e) => Err(e),
+            };
+            imported.map(|n| eprintln!("imported {n} images, statistics refreshed"))
         }
     };
     store.close().await;
