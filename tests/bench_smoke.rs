@@ -5,17 +5,20 @@
 use glimpse::config::{ServerConfig, Settings, Sources};
 use glimpse::server::Server;
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bench_tool_runs_every_scenario_without_errors() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A glimpse server running in this process on `database_url`, until [`Running::stop`].
+struct Running {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve(database_url: String) -> Running {
     let settings = Settings {
         bind: Some("127.0.0.1:0".parse().expect("addr")),
-        database_url: Some(format!(
-            "sqlite://{}",
-            dir.path().join("bench.db").display()
-        )),
+        database_url: Some(database_url),
         db_max_connections: Some(5),
         db_acquire_timeout: Some(10.0),
         ..Settings::default()
@@ -28,6 +31,29 @@ async fn bench_tool_runs_every_scenario_without_errors() {
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
+    Running {
+        addr,
+        stop,
+        serving,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.serving).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_tool_runs_every_scenario_without_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ))
+    .await;
+    let addr = server.addr;
 
     let json_out = dir.path().join("results.json");
     let ids_file = dir.path().join("ids.txt");
@@ -118,8 +144,7 @@ async fn bench_tool_runs_every_scenario_without_errors() {
         );
     }
 
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    server.stop().await;
 }
 
 /// The million-image path: `--write-catalog` writes a catalog that `glimpse db import` loads,
@@ -154,18 +179,8 @@ async fn written_catalog_imports_and_serves_every_scenario() {
         String::from_utf8_lossy(&imported.stderr)
     );
 
-    let settings = Settings {
-        bind: Some("127.0.0.1:0".parse().expect("addr")),
-        database_url: Some(db),
-        ..Settings::default()
-    };
-    let config = ServerConfig::from_settings(&settings, &Sources::default()).expect("config");
-    let server = Server::bind(config).await.expect("server starts");
-    let addr = server.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let server = serve(db).await;
+    let addr = server.addr;
 
     // Every written id is in the catalog, with the generated metadata.
     let ids: Vec<String> = std::fs::read_to_string(&ids_file)
@@ -223,6 +238,5 @@ async fn written_catalog_imports_and_serves_every_scenario() {
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    server.stop().await;
 }
