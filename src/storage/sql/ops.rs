@@ -519,11 +519,13 @@ impl ImageStore for SqlStore {
     }
 
     async fn get_image(&self, id: &ImageId, vis: &Visibility) -> Result<Option<Image>> {
+        // SQLite point reads run in place (see `sqlite_point`), counted like every other op.
         if let Pools::Sqlite {
             point: Some(point), ..
         } = &self.pools
         {
             let started = Instant::now();
+            let _in_flight = crate::metrics::db_op_started();
             let result = point.get_image(id, vis);
             crate::metrics::record_db("get_image", started.elapsed());
             return result;
