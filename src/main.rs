@@ -169,7 +169,7 @@ async fn db(command: DbCommand) -> ExitCode {
             };
             let imported = match imported {
                 Ok(n) => {
-                    eprintln!("imported {n} images; refreshing statistics");
+                    eprintln!("refreshing statistics after importing {n} images");
                     store.settle_after_import().await.map(|()| n)
                 }
                 Err(e) => Err(e),
