@@ -69,6 +69,16 @@ pub const META_FIELDS: [&str; 18] = [
     "location",
 ];
 
+/// One `x-image-meta-*` value before rendering. Booleans render `True`/`False`, as the
+/// reference wrote them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaValue<'a> {
+    Text(&'a str),
+    Int(i64),
+    Bool(bool),
+    Time(Timestamp),
+}
+
 /// Custom key/value properties, ordered by name so output is deterministic.
 pub type Properties = BTreeMap<String, String>;
 
@@ -129,35 +139,30 @@ impl Image {
         format!("\"{}-{}\"", self.id.as_str().replace('-', ""), self.version)
     }
 
-    /// The `(field, value)` pairs of the `x-image-meta-*` headers: every non-null field,
-    /// booleans written `True`/`False` as the reference wrote them.
-    pub fn meta_fields(&self) -> Vec<(&'static str, String)> {
-        fn b(v: bool) -> String {
-            if v { "True" } else { "False" }.to_string()
-        }
-        let mut out = vec![("id", self.id.to_string())];
-        let mut opt = |k: &'static str, v: Option<String>| {
-            if let Some(v) = v {
-                out.push((k, v));
-            }
-        };
-        opt("name", self.name.clone());
-        opt("status", Some(self.status.to_string()));
-        opt("disk_format", self.disk_format.clone());
-        opt("container_format", self.container_format.clone());
-        opt("size", self.size.map(|v| v.to_string()));
-        opt("virtual_size", self.virtual_size.map(|v| v.to_string()));
-        opt("checksum", self.checksum.clone());
-        opt("min_disk", Some(self.min_disk.to_string()));
-        opt("min_ram", Some(self.min_ram.to_string()));
-        opt("is_public", Some(b(self.is_public)));
-        opt("protected", Some(b(self.protected)));
-        opt("owner", self.owner.clone());
-        opt("created_at", Some(self.created_at.to_string()));
-        opt("updated_at", Some(self.updated_at.to_string()));
-        opt("deleted_at", self.deleted_at.map(|t| t.to_string()));
-        opt("deleted", Some(b(self.deleted)));
-        opt("location", self.location.clone());
-        out
+    /// The values of the `x-image-meta-*` headers, in [`META_FIELDS`] order: `None` for a
+    /// null field. Borrowed and typed rather than rendered to strings, since every
+    /// `GET`/`HEAD /images/<id>` renders all of them.
+    pub fn meta_fields(&self) -> [Option<MetaValue<'_>>; META_FIELDS.len()] {
+        use MetaValue::{Bool, Int, Text, Time};
+        [
+            Some(Text(self.id.as_str())),
+            self.name.as_deref().map(Text),
+            Some(Text(self.status.as_str())),
+            self.disk_format.as_deref().map(Text),
+            self.container_format.as_deref().map(Text),
+            self.size.map(Int),
+            self.virtual_size.map(Int),
+            self.checksum.as_deref().map(Text),
+            Some(Int(self.min_disk)),
+            Some(Int(self.min_ram)),
+            Some(Bool(self.is_public)),
+            Some(Bool(self.protected)),
+            self.owner.as_deref().map(Text),
+            Some(Time(self.created_at)),
+            Some(Time(self.updated_at)),
+            self.deleted_at.map(Time),
+            Some(Bool(self.deleted)),
+            self.location.as_deref().map(Text),
+        ]
     }
 }

@@ -56,10 +56,85 @@ impl Timestamp {
     /// The fixed-width text form used where a backend stores timestamps as text (SQLite):
     /// fixed width makes text order equal time order.
     pub fn to_sql_text(self) -> String {
-        self.0.format(SQL_TEXT).unwrap_or_default()
+        match self.fixed_width(b' ') {
+            Some(b) => b.as_str().to_owned(),
+            None => self.0.format(SQL_TEXT).unwrap_or_default(),
+        }
+    }
+
+    /// `YYYY-MM-DD<sep>HH:MM:SS.ffffff` written digit by digit. A single-image response
+    /// carries four timestamps (two in the body, two in headers) and the general-purpose
+    /// formatter was a visible part of its cost. `None` outside years 0 to 9999 (which the
+    /// registry never stores), where the general formatter takes over.
+    fn fixed_width(self, sep: u8) -> Option<FixedWidth> {
+        let t = self.0;
+        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        let mut b = *b"0000-00-00T00:00:00.000000";
+        b[10] = sep;
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, u32::from(u8::from(t.month())));
+        put(8, 2, u32::from(t.day()));
+        put(11, 2, u32::from(t.hour()));
+        put(14, 2, u32::from(t.minute()));
+        put(17, 2, u32::from(t.second()));
+        put(20, 6, t.microsecond());
+        Some(FixedWidth(b))
+    }
+
+    /// Hands the wire form (as `Display` writes it) to `f` without allocating when it can.
+    pub fn with_wire_text<R>(self, f: impl FnOnce(&str) -> R) -> R {
+        match self.fixed_width(b'T') {
+            Some(b) => f(b.as_str()),
+            None => f(&self.to_string()),
+        }
+    }
+
+    /// Reads the fixed-width form [`Self::to_sql_text`] writes without the general parser
+    /// (every image read decodes two or three timestamps); `None` for anything else.
+    fn parse_fixed_width(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.len() != 26
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b' ' | b'T')
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'.'
+        {
+            return None;
+        }
+        let num = |from: usize, to: usize| -> Option<u32> {
+            b[from..to].iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })
+        };
+        let month = time::Month::try_from(u8::try_from(num(5, 7)?).ok()?).ok()?;
+        let date = time::Date::from_calendar_date(
+            i32::try_from(num(0, 4)?).ok()?,
+            month,
+            u8::try_from(num(8, 10)?).ok()?,
+        )
+        .ok()?;
+        let time = time::Time::from_hms_micro(
+            u8::try_from(num(11, 13)?).ok()?,
+            u8::try_from(num(14, 16)?).ok()?,
+            u8::try_from(num(17, 19)?).ok()?,
+            num(20, 26)?,
+        )
+        .ok()?;
+        Some(Timestamp(PrimitiveDateTime::new(date, time)))
     }
 
     pub fn from_sql_text(s: &str) -> Result<Self, Error> {
+        if let Some(t) = Self::parse_fixed_width(s) {
+            return Ok(t);
+        }
         PrimitiveDateTime::parse(s, SQL_TEXT)
             .or_else(|_| PrimitiveDateTime::parse(&s.replacen(' ', "T", 1), &Iso8601::DEFAULT))
             .map(Self::from_primitive)
@@ -79,8 +154,21 @@ fn in_range(t: PrimitiveDateTime) -> Option<Timestamp> {
         .then(|| Timestamp::from_primitive(t))
 }
 
+/// A timestamp's fixed-width text, on the stack.
+struct FixedWidth([u8; 26]);
+
+impl FixedWidth {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(b) = self.fixed_width(b'T') {
+            return f.write_str(b.as_str());
+        }
         match self.0.format(WIRE) {
             Ok(s) => f.write_str(&s),
             Err(_) => Err(fmt::Error),
@@ -138,5 +226,46 @@ mod tests {
         let b = Timestamp::parse_iso8601("2011-09-27T14:03:11.1Z").unwrap();
         assert_eq!(Timestamp::from_sql_text(&a.to_sql_text()).unwrap(), a);
         assert!(a.to_sql_text() < b.to_sql_text());
+    }
+
+    proptest::proptest! {
+        /// The digit-by-digit forms are exactly what the general formatter and parser give.
+        #[test]
+        fn fixed_width_text_matches_the_general_formatter(
+            day in 1i32..=3_652_059,
+            micros in 0i64..86_400_000_000,
+        ) {
+            let date = time::Date::from_julian_day(day + 1_721_425).unwrap();
+            let t = time::Time::MIDNIGHT + time::Duration::microseconds(micros);
+            let ts = Timestamp(PrimitiveDateTime::new(date, t));
+            let wire = ts.0.format(WIRE).unwrap();
+            let sql = ts.0.format(SQL_TEXT).unwrap();
+            proptest::prop_assert_eq!(ts.to_string(), wire);
+            proptest::prop_assert_eq!(ts.to_sql_text(), sql.clone());
+            proptest::prop_assert_eq!(Timestamp::parse_fixed_width(&sql), Some(ts));
+            proptest::prop_assert_eq!(
+                Timestamp::from_sql_text(&sql).unwrap().0,
+                PrimitiveDateTime::parse(&sql, SQL_TEXT).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_fixed_width_reader_leaves_other_text_to_the_general_parser() {
+        for s in [
+            "2011-09-27 14:03:11",
+            "2011-02-30 00:00:00.000000",
+            "2011-09-27 14:03:1x.000000",
+            "+011-09-27 14:03:11.000000",
+        ] {
+            assert_eq!(Timestamp::parse_fixed_width(s), None, "{s}");
+        }
+        // Without a fraction it still reads, through the general parser.
+        assert_eq!(
+            Timestamp::from_sql_text("2011-09-27 14:03:11")
+                .unwrap()
+                .to_string(),
+            "2011-09-27T14:03:11.000000"
+        );
     }
 }

@@ -1,6 +1,10 @@
 //! Rendering an image as `x-image-meta-*` headers, and the `Link` header of list pages.
 
 use crate::domain::Image;
+use crate::domain::image::{META_FIELDS, MetaValue};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -56,31 +60,54 @@ fn header_name(prefix: &str, name: &str) -> Option<HeaderName> {
     HeaderName::from_bytes(full.as_bytes()).ok()
 }
 
-/// The header name of a fixed image field, built once.
-fn field_header(field: &'static str) -> Option<HeaderName> {
-    static NAMES: std::sync::OnceLock<Vec<(&'static str, HeaderName)>> = std::sync::OnceLock::new();
-    let names = NAMES.get_or_init(|| {
-        crate::domain::image::META_FIELDS
-            .iter()
-            .filter_map(|f| header_name("x-image-meta-", f).map(|h| (*f, h)))
-            .collect()
-    });
-    names
-        .iter()
-        .find(|(f, _)| *f == field)
-        .map(|(_, h)| h.clone())
+/// The header names of the fixed image fields, in [`META_FIELDS`] order, built once.
+fn field_headers() -> &'static [Option<HeaderName>; META_FIELDS.len()] {
+    static NAMES: OnceLock<[Option<HeaderName>; META_FIELDS.len()]> = OnceLock::new();
+    NAMES.get_or_init(|| META_FIELDS.map(|f| header_name("x-image-meta-", f)))
+}
+
+/// The header name of a property, from a small per-thread cache: catalogs reuse a handful of
+/// property names, and building a custom header name allocates twice.
+fn property_header(name: &str) -> Option<HeaderName> {
+    /// Enough for every name a real catalog uses; a flood of distinct names only resets it.
+    const CAPACITY: usize = 256;
+    thread_local! {
+        static NAMES: RefCell<HashMap<String, HeaderName>> = RefCell::new(HashMap::new());
+    }
+    NAMES.with(|cell| {
+        let mut names = cell.borrow_mut();
+        if let Some(h) = names.get(name) {
+            return Some(h.clone());
+        }
+        let h = header_name("x-image-meta-property-", name)?;
+        if names.len() >= CAPACITY {
+            names.clear();
+        }
+        names.insert(name.to_owned(), h.clone());
+        Some(h)
+    })
+}
+
+fn meta_value(v: MetaValue<'_>) -> HeaderValue {
+    match v {
+        MetaValue::Text(s) => header_value(s),
+        MetaValue::Int(i) => HeaderValue::from(i),
+        MetaValue::Bool(true) => HeaderValue::from_static("True"),
+        MetaValue::Bool(false) => HeaderValue::from_static("False"),
+        MetaValue::Time(t) => t.with_wire_text(header_value),
+    }
 }
 
 /// Adds the `x-image-meta-*` headers of `image` to `headers`.
 pub fn add_image_meta(headers: &mut HeaderMap, image: &Image) {
-    headers.reserve(20 + image.properties.len());
-    for (field, value) in image.meta_fields() {
-        if let Some(name) = field_header(field) {
-            headers.insert(name, header_value(&value));
+    headers.reserve(META_FIELDS.len() + image.properties.len());
+    for (name, value) in field_headers().iter().zip(image.meta_fields()) {
+        if let (Some(name), Some(value)) = (name, value) {
+            headers.insert(name.clone(), meta_value(value));
         }
     }
     for (k, v) in &image.properties {
-        if let Some(name) = header_name("x-image-meta-property-", k) {
+        if let Some(name) = property_header(k) {
             headers.insert(name, header_value(v));
         }
     }
