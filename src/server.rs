@@ -110,7 +110,7 @@ impl Server {
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 loop {
-                    if let Err(e) = store.analyze().await {
+                    if let Err(e) = store.refresh_statistics().await {
                         tracing::warn!(error = %e, "refreshing planner statistics failed");
                     }
                     tokio::time::sleep(ANALYZE_EVERY).await;

@@ -296,7 +296,8 @@ impl SqlStore {
 
     /// Refreshes the planner's statistics, so that it picks the right index for each filter
     /// as the catalog grows (PostgreSQL's autovacuum may be off; SQLite never analyzes by
-    /// itself). Sampled on SQLite (`analysis_limit`), so it stays quick on large catalogs.
+    /// itself). On SQLite this reads the whole file (see [`Self::refresh_statistics`]): it is
+    /// for `db analyze` and after a bulk import, not for a running server's routine.
     pub async fn analyze(&self) -> Result<(), Error> {
         match &self.pools {
             Pools::Sqlite { write, .. } => {
@@ -318,6 +319,28 @@ impl SqlStore {
             }
         }
         Ok(())
+    }
+
+    /// The periodic statistics refresh of a running server: cheap when nothing changed.
+    ///
+    /// On SQLite a full `ANALYZE` reads every page of the file, `analysis_limit` or not
+    /// (measured: 1.9 GB of reads at a million images, a CPU-second taken from the requests
+    /// every few minutes). `PRAGMA optimize` analyzes only tables whose statistics are
+    /// missing or whose size changed tenfold since they were taken, with a sampling limit;
+    /// at a steady million images it costs 6 ms and reads 16 pages. PostgreSQL and MySQL
+    /// sample on their own, so a plain `ANALYZE` stays cheap there.
+    pub async fn refresh_statistics(&self) -> Result<(), Error> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                // 0x2: analyze what needs it; 0x10: with a sampling limit; 0x10000: judge
+                // every table, not only those this connection has queried.
+                sqlx::query("PRAGMA optimize = 0x10012")
+                    .execute(write)
+                    .await?;
+                Ok(())
+            }
+            Pools::Postgres(_) | Pools::MySql(_) => self.analyze().await,
+        }
     }
 
     /// After a bulk load (`db import`): planner statistics everywhere and, on PostgreSQL, a

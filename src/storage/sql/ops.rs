@@ -682,4 +682,57 @@ mod tests {
         let none = store.list_images(&q, false).await.map(listed);
         assert_eq!(none.ok(), Some(Vec::new()));
     }
+
+    /// The running server's statistics refresh analyzes a table without statistics, leaves
+    /// fresh statistics alone (a full `ANALYZE` reads the whole file), and analyzes again
+    /// once the table has grown tenfold.
+    #[tokio::test]
+    async fn the_periodic_statistics_refresh_analyzes_only_what_is_stale() {
+        let Ok(dir) = tempfile::tempdir() else {
+            panic!("tempdir")
+        };
+        let url = format!("sqlite://{}", dir.path().join("stats.db").display());
+        let Ok(store) = SqlStore::connect(&url, &super::super::PoolSettings::default()).await
+        else {
+            panic!("store opens")
+        };
+        assert!(store.migrate().await.is_ok());
+        let rows_in_stats = || async {
+            let super::super::Pools::Sqlite { write, .. } = &store.pools else {
+                panic!("a SQLite store")
+            };
+            let stat: Option<String> = sqlx::query_scalar(
+                "SELECT stat FROM sqlite_stat1 WHERE idx = 'sqlite_autoindex_images_1'",
+            )
+            .fetch_optional(write)
+            .await
+            .unwrap_or(None);
+            stat.and_then(|s| s.split(' ').next().map(str::to_owned))
+        };
+        let add = |from: usize, to: usize| {
+            let store = &store;
+            async move {
+                for n in from..to {
+                    assert!(store.create_image(&image(n, "linux")).await.is_ok());
+                }
+            }
+        };
+        add(0, 20).await;
+        assert!(store.refresh_statistics().await.is_ok());
+        assert_eq!(rows_in_stats().await.as_deref(), Some("20"));
+        add(20, 60).await;
+        assert!(store.refresh_statistics().await.is_ok());
+        assert_eq!(
+            rows_in_stats().await.as_deref(),
+            Some("20"),
+            "fresh enough: kept"
+        );
+        add(60, 240).await;
+        assert!(store.refresh_statistics().await.is_ok());
+        assert_eq!(
+            rows_in_stats().await.as_deref(),
+            Some("240"),
+            "grew tenfold"
+        );
+    }
 }
