@@ -2,11 +2,11 @@
 
 use crate::domain::Image;
 use crate::domain::image::{META_FIELDS, MetaValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// In a value needing encoding: controls, non-ASCII (always), `%` itself, so decoding is
 /// unambiguous, and spaces, which a header parser would trim at either end.
