@@ -1,5 +1,6 @@
 //! Decoding rows into domain values, per backend row type.
 
+use super::schema::*;
 use super::statements::{PROPERTY_NAME, PROPERTY_VALUE};
 use crate::domain::member::{Membership, SharedImage};
 use crate::domain::{Image, ImageId, Timestamp};
@@ -22,6 +23,56 @@ pub trait DecodeRow {
     fn shared(&self) -> Result<SharedImage, sqlx::Error>;
 }
 
+/// The image columns of a row, by their place in [`IMAGE_COLUMNS`]. What differs between row
+/// types (sqlx's, per backend, and rusqlite's for SQLite point reads) is only how a value is
+/// fetched; [`decode_image`] is the one mapping from columns to an [`Image`].
+pub trait ImageColumns {
+    type Error;
+    fn string(&self, c: usize) -> Result<Option<String>, Self::Error>;
+    fn int(&self, c: usize) -> Result<Option<i64>, Self::Error>;
+    fn flag(&self, c: usize) -> Result<bool, Self::Error>;
+    fn timestamp(&self, c: usize) -> Result<Option<Timestamp>, Self::Error>;
+    /// A value the column cannot hold (a NULL in a required column, an unknown status).
+    fn invalid(&self, c: usize, e: Error) -> Self::Error;
+}
+
+/// An image (without its properties) from a row of the image columns.
+pub fn decode_image<R: ImageColumns>(r: &R) -> Result<Image, R::Error> {
+    let null = |c: usize| r.invalid(c, Error::Internal("unexpected NULL".into()));
+    let int = |c: usize| r.int(c)?.ok_or_else(|| null(c));
+    let ts = |c: usize| r.timestamp(c)?.ok_or_else(|| null(c));
+    let status = r
+        .string(const { col(STATUS) })?
+        .ok_or_else(|| null(const { col(STATUS) }))?;
+    Ok(Image {
+        id: ImageId::from_trusted(
+            r.string(const { col(ID) })?
+                .ok_or_else(|| null(const { col(ID) }))?,
+        ),
+        name: r.string(const { col(NAME) })?,
+        status: status
+            .parse()
+            .map_err(|e| r.invalid(const { col(STATUS) }, e))?,
+        disk_format: r.string(const { col(DISK_FORMAT) })?,
+        container_format: r.string(const { col(CONTAINER_FORMAT) })?,
+        size: r.int(const { col(SIZE) })?,
+        virtual_size: r.int(const { col(VIRTUAL_SIZE) })?,
+        checksum: r.string(const { col(CHECKSUM) })?,
+        min_disk: int(const { col(MIN_DISK) })?,
+        min_ram: int(const { col(MIN_RAM) })?,
+        is_public: r.flag(const { col(IS_PUBLIC) })?,
+        protected: r.flag(const { col(PROTECTED) })?,
+        owner: r.string(const { col(OWNER) })?,
+        location: r.string(const { col(LOCATION) })?,
+        created_at: ts(const { col(CREATED_AT) })?,
+        updated_at: ts(const { col(UPDATED_AT) })?,
+        deleted_at: r.timestamp(const { col(DELETED_AT) })?,
+        deleted: r.flag(const { col(DELETED) })?,
+        properties: Default::default(),
+        version: int(const { col(VERSION) })?,
+    })
+}
+
 fn decode_err(col: &str, e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: col.to_string(),
@@ -38,31 +89,7 @@ macro_rules! impl_decode_row {
             }
 
             fn image(&self) -> Result<Image, sqlx::Error> {
-                let r = self;
-                let ts = |c: &str| r.ts_opt(c)?.ok_or_else(|| decode_err(c, "unexpected NULL"));
-                let status: String = r.try_get("status")?;
-                Ok(Image {
-                    id: ImageId::from_trusted(r.try_get("id")?),
-                    name: r.try_get("name")?,
-                    status: status.parse().map_err(|e: Error| decode_err("status", e))?,
-                    disk_format: r.try_get("disk_format")?,
-                    container_format: r.try_get("container_format")?,
-                    size: r.try_get("size")?,
-                    virtual_size: r.try_get("virtual_size")?,
-                    checksum: r.try_get("checksum")?,
-                    min_disk: r.try_get("min_disk")?,
-                    min_ram: r.try_get("min_ram")?,
-                    is_public: r.try_get("is_public")?,
-                    protected: r.try_get("protected")?,
-                    owner: r.try_get("owner")?,
-                    location: r.try_get("location")?,
-                    created_at: ts("created_at")?,
-                    updated_at: ts("updated_at")?,
-                    deleted_at: r.ts_opt("deleted_at")?,
-                    deleted: r.try_get("deleted")?,
-                    properties: Default::default(),
-                    version: r.try_get("version")?,
-                })
+                decode_image(self)
             }
 
             fn property(&self) -> Result<(String, String, String), sqlx::Error> {
@@ -91,6 +118,30 @@ macro_rules! impl_decode_row {
                     image_id: ImageId::from_trusted(self.try_get("image_id")?),
                     can_share: self.try_get("can_share")?,
                 })
+            }
+        }
+
+        impl ImageColumns for $row {
+            type Error = sqlx::Error;
+
+            fn string(&self, c: usize) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(IMAGE_COLUMNS[c])
+            }
+
+            fn int(&self, c: usize) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(IMAGE_COLUMNS[c])
+            }
+
+            fn flag(&self, c: usize) -> Result<bool, sqlx::Error> {
+                self.try_get(IMAGE_COLUMNS[c])
+            }
+
+            fn timestamp(&self, c: usize) -> Result<Option<Timestamp>, sqlx::Error> {
+                self.ts_opt(IMAGE_COLUMNS[c])
+            }
+
+            fn invalid(&self, c: usize, e: Error) -> sqlx::Error {
+                decode_err(IMAGE_COLUMNS[c], e)
             }
         }
     };

@@ -11,6 +11,7 @@
 //! The statement is the same sea-query statement the other backends run
 //! ([`statements::select_image_with_properties`]), rendered for SQLite.
 
+use super::rows::{ImageColumns, decode_image};
 use super::schema::*;
 use super::statements;
 use crate::domain::query::Visibility;
@@ -236,80 +237,35 @@ fn sql_value(v: Value) -> Result<SqlValue> {
     })
 }
 
-/// `a == b`, usable in constants.
-const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
-/// The position of an image column in the select list, found at compile time: reading a
-/// column by name made SQLite compare every column name, 5 % of a point read.
-const fn col(name: &str) -> usize {
-    let mut i = 0;
-    while i < IMAGE_COLUMNS.len() {
-        if same(IMAGE_COLUMNS[i], name) {
-            return i;
-        }
-        i += 1;
-    }
-    panic!("not an image column")
-}
-
 /// The joined property's columns follow the image's.
 const PROPERTY_NAME_COL: usize = IMAGE_COLUMNS.len();
 const PROPERTY_VALUE_COL: usize = IMAGE_COLUMNS.len() + 1;
 
-fn decode_image(r: &Row<'_>) -> rusqlite::Result<Image> {
-    let conv = |idx: usize, e: Error| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
-    };
-    let ts = |idx: usize| -> rusqlite::Result<Option<Timestamp>> {
-        let s: Option<String> = r.get(idx)?;
-        s.map(|s| Timestamp::from_sql_text(&s).map_err(|e| conv(idx, e)))
+/// Point reads decode with the same mapping as every other read, by column position.
+impl ImageColumns for Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn string(&self, c: usize) -> rusqlite::Result<Option<String>> {
+        self.get(c)
+    }
+
+    fn int(&self, c: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(c)
+    }
+
+    fn flag(&self, c: usize) -> rusqlite::Result<bool> {
+        self.get(c)
+    }
+
+    fn timestamp(&self, c: usize) -> rusqlite::Result<Option<Timestamp>> {
+        let s: Option<String> = self.get(c)?;
+        s.map(|s| Timestamp::from_sql_text(&s).map_err(|e| self.invalid(c, e)))
             .transpose()
-    };
-    let required = |idx: usize| -> rusqlite::Result<Timestamp> {
-        ts(idx)?.ok_or_else(|| {
-            rusqlite::Error::InvalidColumnType(
-                idx,
-                IMAGE_COLUMNS[idx].to_owned(),
-                rusqlite::types::Type::Null,
-            )
-        })
-    };
-    let status: String = r.get(const { col(STATUS) })?;
-    Ok(Image {
-        id: ImageId::from_trusted(r.get(const { col(ID) })?),
-        name: r.get(const { col(NAME) })?,
-        status: status.parse().map_err(|e| conv(const { col(STATUS) }, e))?,
-        disk_format: r.get(const { col(DISK_FORMAT) })?,
-        container_format: r.get(const { col(CONTAINER_FORMAT) })?,
-        size: r.get(const { col(SIZE) })?,
-        virtual_size: r.get(const { col(VIRTUAL_SIZE) })?,
-        checksum: r.get(const { col(CHECKSUM) })?,
-        min_disk: r.get(const { col(MIN_DISK) })?,
-        min_ram: r.get(const { col(MIN_RAM) })?,
-        is_public: r.get(const { col(IS_PUBLIC) })?,
-        protected: r.get(const { col(PROTECTED) })?,
-        owner: r.get(const { col(OWNER) })?,
-        location: r.get(const { col(LOCATION) })?,
-        created_at: required(const { col(CREATED_AT) })?,
-        updated_at: required(const { col(UPDATED_AT) })?,
-        deleted_at: ts(const { col(DELETED_AT) })?,
-        deleted: r.get(const { col(DELETED) })?,
-        properties: Default::default(),
-        version: r.get(const { col(VERSION) })?,
-    })
+    }
+
+    fn invalid(&self, c: usize, e: Error) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(c, rusqlite::types::Type::Text, Box::new(e))
+    }
 }
 
 #[cfg(test)]
