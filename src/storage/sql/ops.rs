@@ -3,7 +3,7 @@
 //! without a wall of generic bounds). [`SqlStore`] dispatches to the module of its backend.
 
 use super::plan_hints::FrequentValues;
-use super::rows::DecodeRow;
+use super::rows::{DecodeRow, fold_joined_row};
 use super::statements as st;
 use super::{Backend, Pools, SqlStore, is_retryable};
 use crate::domain::member::{Membership, SharedImage};
@@ -132,16 +132,11 @@ macro_rules! backend_ops {
                 let rows = q!(st::select_image_with_properties(id, vis))
                     .fetch_all(&mut *conn)
                     .await?;
-                let Some(first) = rows.first() else {
-                    return Ok(None);
-                };
-                let mut image = first.image()?;
+                let mut image = None;
                 for row in &rows {
-                    if let Some((name, value)) = row.joined_property()? {
-                        image.properties.insert(name, value);
-                    }
+                    fold_joined_row(&mut image, row)?;
                 }
-                Ok(Some(image))
+                Ok(image)
             }
 
             /// Reads the image for a write. PostgreSQL and MySQL lock the row (FOR UPDATE) so

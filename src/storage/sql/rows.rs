@@ -17,8 +17,6 @@ pub trait DecodeRow {
     fn ts_opt(&self, col: &str) -> Result<Option<Timestamp>, sqlx::Error>;
     fn image(&self) -> Result<Image, sqlx::Error>;
     fn property(&self) -> Result<(String, String, String), sqlx::Error>;
-    /// The property of a row of [`super::statements::select_image_with_properties`], if any.
-    fn joined_property(&self) -> Result<Option<(String, String)>, sqlx::Error>;
     fn membership(&self) -> Result<Membership, sqlx::Error>;
     fn shared(&self) -> Result<SharedImage, sqlx::Error>;
 }
@@ -34,6 +32,24 @@ pub trait ImageColumns {
     fn timestamp(&self, c: usize) -> Result<Option<Timestamp>, Self::Error>;
     /// A value the column cannot hold (a NULL in a required column, an unknown status).
     fn invalid(&self, c: usize, e: Error) -> Self::Error;
+    /// The property of a row of [`super::statements::select_image_with_properties`], if any.
+    fn joined_property(&self) -> Result<Option<(String, String)>, Self::Error>;
+}
+
+/// Folds one row of [`super::statements::select_image_with_properties`] (the image's columns
+/// and one of its properties) into the image being read.
+pub fn fold_joined_row<R: ImageColumns>(
+    image: &mut Option<Image>,
+    row: &R,
+) -> Result<(), R::Error> {
+    let img = match image {
+        Some(img) => img,
+        None => image.insert(decode_image(row)?),
+    };
+    if let Some((name, value)) = row.joined_property()? {
+        img.properties.insert(name, value);
+    }
+    Ok(())
 }
 
 /// An image (without its properties) from a row of the image columns.
@@ -100,12 +116,6 @@ macro_rules! impl_decode_row {
                 ))
             }
 
-            fn joined_property(&self) -> Result<Option<(String, String)>, sqlx::Error> {
-                let name: Option<String> = self.try_get(PROPERTY_NAME)?;
-                let value: Option<String> = self.try_get(PROPERTY_VALUE)?;
-                Ok(name.zip(value))
-            }
-
             fn membership(&self) -> Result<Membership, sqlx::Error> {
                 Ok(Membership {
                     member_id: self.try_get("member")?,
@@ -142,6 +152,12 @@ macro_rules! impl_decode_row {
 
             fn invalid(&self, c: usize, e: Error) -> sqlx::Error {
                 decode_err(IMAGE_COLUMNS[c], e)
+            }
+
+            fn joined_property(&self) -> Result<Option<(String, String)>, sqlx::Error> {
+                let name: Option<String> = self.try_get(PROPERTY_NAME)?;
+                let value: Option<String> = self.try_get(PROPERTY_VALUE)?;
+                Ok(name.zip(value))
             }
         }
     };

@@ -11,7 +11,7 @@
 //! The statement is the same sea-query statement the other backends run
 //! ([`statements::select_image_with_properties`]), rendered for SQLite.
 
-use super::rows::{ImageColumns, decode_image};
+use super::rows::{ImageColumns, fold_joined_row};
 use super::schema::*;
 use super::statements;
 use crate::domain::query::Visibility;
@@ -202,15 +202,7 @@ impl PointReader {
             .map_err(db_err)?;
         let mut image: Option<Image> = None;
         while let Some(row) = rows.next().map_err(db_err)? {
-            let img = match image.as_mut() {
-                Some(img) => img,
-                None => image.insert(decode_image(row).map_err(db_err)?),
-            };
-            let name: Option<String> = row.get(PROPERTY_NAME_COL).map_err(db_err)?;
-            let value: Option<String> = row.get(PROPERTY_VALUE_COL).map_err(db_err)?;
-            if let (Some(name), Some(value)) = (name, value) {
-                img.properties.insert(name, value);
-            }
+            fold_joined_row(&mut image, row).map_err(db_err)?;
         }
         Ok(image)
     }
@@ -265,6 +257,12 @@ impl ImageColumns for Row<'_> {
 
     fn invalid(&self, c: usize, e: Error) -> rusqlite::Error {
         rusqlite::Error::FromSqlConversionFailure(c, rusqlite::types::Type::Text, Box::new(e))
+    }
+
+    fn joined_property(&self) -> rusqlite::Result<Option<(String, String)>> {
+        let name: Option<String> = self.get(PROPERTY_NAME_COL)?;
+        let value: Option<String> = self.get(PROPERTY_VALUE_COL)?;
+        Ok(name.zip(value))
     }
 }
 
