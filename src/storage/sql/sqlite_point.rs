@@ -192,11 +192,10 @@ impl PointReader {
 
     /// One image (if visible) with its properties, in one query.
     pub fn get_image(&self, id: &ImageId, vis: &Visibility) -> Result<Option<Image>> {
-        let params = self.template(vis)?.bind(id, vis);
+        let template = self.template(vis)?;
+        let params = template.bind(id, vis);
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&self.template(vis)?.sql)
-            .map_err(db_err)?;
+        let mut stmt = conn.prepare_cached(&template.sql).map_err(db_err)?;
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params))
             .map_err(db_err)?;
