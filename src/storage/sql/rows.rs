@@ -57,16 +57,11 @@ pub fn decode_image<R: ImageColumns>(r: &R) -> Result<Image, R::Error> {
     let null = |c: usize| r.invalid(c, Error::Internal("unexpected NULL".into()));
     let int = |c: usize| r.int(c)?.ok_or_else(|| null(c));
     let ts = |c: usize| r.timestamp(c)?.ok_or_else(|| null(c));
-    let status = r
-        .string(const { col(STATUS) })?
-        .ok_or_else(|| null(const { col(STATUS) }))?;
+    let text = |c: usize| r.string(c)?.ok_or_else(|| null(c));
     Ok(Image {
-        id: ImageId::from_trusted(
-            r.string(const { col(ID) })?
-                .ok_or_else(|| null(const { col(ID) }))?,
-        ),
+        id: ImageId::from_trusted(text(const { col(ID) })?),
         name: r.string(const { col(NAME) })?,
-        status: status
+        status: text(const { col(STATUS) })?
             .parse()
             .map_err(|e| r.invalid(const { col(STATUS) }, e))?,
         disk_format: r.string(const { col(DISK_FORMAT) })?,
