@@ -209,15 +209,9 @@ impl SqlStore {
                 Pools::Sqlite { read, write, point }
             }
             Backend::Postgres => {
-                // Plan every execution for its own parameters. After five runs of a prepared
-                // statement PostgreSQL may switch to one generic plan for all values; for a
-                // property filter that plan starts from the property index and sorts every
-                // match, fine for a rare value and seconds for one that 30 % of a million
-                // images carry (measured: 2 ms custom, 2.5 s generic). Planning these
-                // statements costs microseconds. Sent in the start-up packet: no round trip.
-                let opts = PgConnectOptions::from_str(url)
-                    .map_err(bad)?
-                    .options([("plan_cache_mode", "force_custom_plan")]);
+                // List queries are planned for their own values (`Planning::PerValues` in
+                // ops.rs); every other statement is prepared once and may use a generic plan.
+                let opts = PgConnectOptions::from_str(url).map_err(bad)?;
                 Pools::Postgres(network_pool::<sqlx::Postgres>(settings).connect_lazy_with(opts))
             }
             Backend::MySql => {
