@@ -25,6 +25,29 @@ async fn put(http: &reqwest::Client, url: String, body: Value) -> u16 {
     }
 }
 
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    let r = http.get(&url).send().await;
+    let r = r.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    r.json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
+/// Runs `racer(0..n)` all at once and returns their results in racer order.
+async fn race<T, F, Fut>(n: usize, racer: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(racer(i))).collect();
+    let mut results = Vec::with_capacity(n);
+    for t in tasks {
+        results.push(t.await.expect("racer panicked"));
+    }
+    results
+}
+
 async fn two_instances_one_registry(backend: Backend) {
     let db = TestDb::create(backend).await;
     // Both start at once: migrations must be applied exactly once under the migration lock.
@@ -45,55 +68,37 @@ async fn two_instances_one_registry(backend: Backend) {
     .await
     .expect("create");
     let id = img["id"].as_str().expect("id").to_owned();
-    let seen: Value = http
-        .get(format!("{}/images/{id}", bases[1]))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let seen: Value = get_json(&http, format!("{}/images/{id}", bases[1])).await;
     assert_eq!(seen["image"]["name"], "seen-by-both");
 
     // Concurrent creates through both instances.
-    let mut creates = Vec::new();
-    for n in 0..60 {
+    let creates = race(60, |n| {
         let http = http.clone();
         let base = bases[n % 2].clone();
-        creates.push(tokio::spawn(async move {
-            post(&http, &base, json!({"image": {"name": format!("img-{n}"), "properties": {"n": n.to_string(), "k": "v"}}})).await
-        }));
-    }
-    let mut created = BTreeMap::new();
-    for c in creates {
-        if let Some(img) = c.await.expect("join") {
-            created.insert(img["id"].as_str().expect("id").to_owned(), img);
+        async move {
+            let body = json!({"image": {"name": format!("img-{n}"), "properties": {"n": n.to_string(), "k": "v"}}});
+            post(&http, &base, body).await
         }
+    })
+    .await;
+    let mut created = BTreeMap::new();
+    for img in creates.into_iter().flatten() {
+        created.insert(img["id"].as_str().expect("id").to_owned(), img);
     }
     assert_eq!(created.len(), 60, "every create acknowledged");
 
     // Concurrent merges of distinct properties into one image from both instances: every
     // acknowledged property must survive (no lost update).
-    let mut updates = Vec::new();
-    for n in 0..40 {
+    let updates = race(40, |n| {
         let http = http.clone();
         let url = format!("{}/images/{id}", bases[n % 2]);
-        updates.push(tokio::spawn(async move {
-            (
-                n,
-                put(
-                    &http,
-                    url,
-                    json!({"image": {"properties": {format!("p{n}"): format!("v{n}")}}}),
-                )
-                .await,
-            )
-        }));
-    }
+        let body = json!({"image": {"properties": {format!("p{n}"): format!("v{n}")}}});
+        async move { put(&http, url, body).await }
+    })
+    .await;
     let mut acked = BTreeSet::new();
     let mut refused = Vec::new();
-    for u in updates {
-        let (n, status) = u.await.expect("join");
+    for (n, status) in updates.into_iter().enumerate() {
         if status == 200 {
             acked.insert(format!("p{n}"));
         } else {
@@ -105,14 +110,7 @@ async fn two_instances_one_registry(backend: Backend) {
         "concurrent merges must all succeed; refused: {refused:?}"
     );
     for base in &bases {
-        let v: Value = http
-            .get(format!("{base}/images/{id}"))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let v: Value = get_json(&http, format!("{base}/images/{id}")).await;
         let props = v["image"]["properties"].as_object().expect("props");
         for p in &acked {
             assert!(
@@ -123,29 +121,20 @@ async fn two_instances_one_registry(backend: Backend) {
     }
 
     // Concurrent membership changes through both instances.
-    let mut adds = Vec::new();
-    for n in 0..20 {
+    let adds = race(20, |n| {
         let http = http.clone();
         let url = format!("{}/images/{id}/members/tenant-{n}", bases[n % 2]);
-        adds.push(tokio::spawn(async move {
+        async move {
             http.put(url)
                 .send()
                 .await
                 .map(|r| r.status().as_u16())
                 .unwrap_or(0)
-        }));
-    }
-    for a in adds {
-        assert_eq!(a.await.expect("join"), 204);
-    }
-    let members: Value = http
-        .get(format!("{}/images/{id}/members", bases[0]))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+        }
+    })
+    .await;
+    assert!(adds.iter().all(|s| *s == 204), "member adds: {adds:?}");
+    let members: Value = get_json(&http, format!("{}/images/{id}/members", bases[0])).await;
     assert_eq!(members["members"].as_array().expect("members").len(), 20);
 
     // Every acknowledged create is there, whole, through both instances; no duplicates.
@@ -158,14 +147,7 @@ async fn two_instances_one_registry(backend: Backend) {
             if let Some(m) = &marker {
                 url.push_str(&format!("&marker={m}"));
             }
-            let page: Value = http
-                .get(url)
-                .send()
-                .await
-                .expect("list")
-                .json()
-                .await
-                .expect("json");
+            let page: Value = get_json(&http, url).await;
             let images = page["images"].as_array().expect("images").clone();
             for i in &images {
                 let iid = i["id"].as_str().expect("id").to_owned();
@@ -208,18 +190,13 @@ async fn one_winner_per_state(backend: Backend) {
         .await
         .expect("create");
         let id = img["id"].as_str().expect("id").to_owned();
-        let mut racers = Vec::new();
-        for n in 0..16 {
+        let statuses = race(16, |n| {
             let http = http.clone();
             let url = format!("{}/images/{id}", if n % 2 == 0 { &a.base } else { &b.base });
-            racers.push(tokio::spawn(async move {
-                put(&http, url, json!({"image": {"status": "saving", "properties": {"winner": n.to_string()}}, "from_state": "queued"})).await
-            }));
-        }
-        let mut statuses = Vec::new();
-        for r in racers {
-            statuses.push(r.await.expect("join"));
-        }
+            let body = json!({"image": {"status": "saving", "properties": {"winner": n.to_string()}}, "from_state": "queued"});
+            async move { put(&http, url, body).await }
+        })
+        .await;
         assert_eq!(
             statuses.iter().filter(|s| **s == 200).count(),
             1,
@@ -229,7 +206,9 @@ async fn one_winner_per_state(backend: Backend) {
             statuses.iter().all(|s| *s == 200 || *s == 409),
             "{statuses:?}"
         );
-    } // Optimistic concurrency with ETags: everyone read version v; exactly one write with
+    }
+
+    // Optimistic concurrency with ETags: everyone read version v; exactly one write with
     // `If-Match: v` wins, the others get 412, and the winner's change is the one stored.
     let img = post(&http, &a.base, json!({"image": {"name": "etag-race"}}))
         .await
@@ -242,12 +221,11 @@ async fn one_winner_per_state(backend: Backend) {
             .await
             .expect("head");
         let etag = head.headers()["etag"].to_str().expect("etag").to_owned();
-        let mut racers = Vec::new();
-        for n in 0..16 {
+        let statuses = race(16, |n| {
             let http = http.clone();
             let etag = etag.clone();
             let url = format!("{}/images/{id}", if n % 2 == 0 { &a.base } else { &b.base });
-            racers.push(tokio::spawn(async move {
+            async move {
                 let r = http
                     .put(url)
                     .header("if-match", etag)
@@ -255,12 +233,12 @@ async fn one_winner_per_state(backend: Backend) {
                     .send()
                     .await
                     .expect("put");
-                (n, r.status().as_u16())
-            }));
-        }
+                r.status().as_u16()
+            }
+        })
+        .await;
         let mut winners = Vec::new();
-        for r in racers {
-            let (n, status) = r.await.expect("join");
+        for (n, status) in statuses.into_iter().enumerate() {
             assert!(
                 status == 200 || status == 412,
                 "If-Match race answered {status}"
@@ -270,14 +248,7 @@ async fn one_winner_per_state(backend: Backend) {
             }
         }
         assert_eq!(winners.len(), 1, "one winner per version: {winners:?}");
-        let now: Value = http
-            .get(format!("{}/images/{id}", b.base))
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let now: Value = get_json(&http, format!("{}/images/{id}", b.base)).await;
         assert_eq!(
             now["image"]["name"],
             format!("r{round}-w{}", winners[0]),
