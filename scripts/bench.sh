@@ -8,7 +8,12 @@
 #
 # Environment: WORK (scratch folder, default /tmp/glimpse-bench), PGURL (server URL without
 # a database, default postgres://postgres@127.0.0.1), PORT (default 9391), and BENCH_ARGS
-# (extra glimpse-bench arguments, e.g. "--duration 5"). Results: $WORK/<backend>-<N>.json.
+# (extra glimpse-bench arguments, e.g. "--duration 5"), REUSE=1 (keep the catalog database of an
+# earlier run of the same size instead of loading it again). Results: $WORK/<backend>-<N>.json.
+#
+# Before measuring, the database files are read once into the OS page cache (SQLite: the
+# file; PostgreSQL: every table and index, with pg_prewarm): a server that has been running
+# has its hot data cached, and a benchmark should not measure the first reads from disk.
 #
 # The catalog is written by `glimpse-bench --write-catalog` and loaded with
 # `glimpse db import` (a million images in minutes; seeding through the API, which is what
@@ -31,22 +36,47 @@ if [[ ! -s "$catalog" || ! -s "$ids" ]]; then
   "$bin/glimpse-bench" --images "$images" --write-catalog "$catalog" --ids-file "$ids"
 fi
 
+load=1
 case "$backend" in
   sqlite)
     db="$WORK/bench-$images.db"
-    rm -f "$db" "$db-wal" "$db-shm"
+    if [[ ${REUSE:-0} == 1 && -s "$db" ]]; then
+      load=0
+    else
+      rm -f "$db" "$db-wal" "$db-shm"
+    fi
     url="sqlite://$db"
     ;;
   postgres)
     name="glimpse_bench_$images"
-    psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+    if [[ ${REUSE:-0} == 1 ]] &&
+      psql "$PGURL/postgres" -Atc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+      load=0
+    else
+      psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name"
+    fi
     url="$PGURL/$name"
     ;;
   *) echo "unknown backend: $backend (sqlite or postgres)" >&2; exit 2 ;;
 esac
 
-# db import ends by refreshing planner statistics (and VACUUM on PostgreSQL).
-time "$bin/glimpse" db import --database "$url" --input "$catalog"
+if [[ $load == 1 ]]; then
+  # db import ends by refreshing planner statistics (and VACUUM on PostgreSQL).
+  time "$bin/glimpse" db import --database "$url" --input "$catalog"
+else
+  echo "reusing the catalog database $url (REUSE=1)"
+fi
+
+echo "reading the database into the OS page cache"
+case "$backend" in
+  sqlite) cat "$db" >/dev/null ;;
+  postgres)
+    psql "$url" -qAt -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
+      -c "SELECT sum(pg_prewarm(c.oid, 'read')) FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')" >/dev/null
+    ;;
+esac
 
 "$bin/glimpse" serve --database "$url" --bind "127.0.0.1:$PORT" --log-level warn &
 server=$!

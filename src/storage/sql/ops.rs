@@ -703,7 +703,8 @@ mod tests {
     /// On PostgreSQL a point read is prepared once and settles on a generic plan (planning
     /// it each time cost more than running it), while a list query is planned for its own
     /// filter values every time: it never becomes a cached statement that could switch to a
-    /// generic plan (one that sorts every image carrying a frequent property value).
+    /// generic plan (one that sorts every image carrying a frequent property value). And no
+    /// parallel query on glimpse's connections.
     #[tokio::test]
     async fn postgresql_plans_list_queries_for_their_values_and_reuses_point_reads() {
         use sqlx::{Connection, Row};
@@ -775,6 +776,10 @@ mod tests {
             matches!(point, Some((_, generic, _)) if *generic > 0),
             "the point read should run a cached generic plan: {stats:?}"
         );
+        let parallel = sqlx::query_scalar::<_, String>("SHOW max_parallel_workers_per_gather")
+            .fetch_one(pool)
+            .await;
+        assert_eq!(parallel.ok().as_deref(), Some("0"), "no parallel query");
         store.close().await;
         admin(format!("DROP DATABASE {name} WITH (FORCE)")).await;
     }
