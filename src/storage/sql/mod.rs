@@ -9,6 +9,7 @@ mod ops;
 mod plan_hints;
 mod rows;
 pub mod schema;
+mod sqlite_list;
 mod sqlite_point;
 pub mod statements;
 
@@ -111,6 +112,8 @@ pub(crate) enum Pools {
         write: SqlitePool,
         /// Single-image reads without sqlx's thread hop (`None` for an in-memory database).
         point: Option<std::sync::Arc<sqlite_point::PointReader>>,
+        /// List queries in one hop to a blocking thread (`None` for an in-memory database).
+        list: Option<std::sync::Arc<sqlite_list::ListReader>>,
     },
     Postgres(PgPool),
     MySql(MySqlPool),
@@ -198,15 +201,27 @@ impl SqlStore {
                 // One point-read connection per runtime worker thread (the file exists now:
                 // the writer created it).
                 let file = opts.get_filename();
-                let point = if file.is_file() {
+                let (point, list) = if file.is_file() {
                     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-                    Some(std::sync::Arc::new(sqlite_point::PointReader::open(
-                        file, threads,
-                    )?))
+                    let point = sqlite_point::PointReader::open(file, threads)?;
+                    let list = sqlite_list::ListReader::open(
+                        file,
+                        readers as usize,
+                        settings.acquire_timeout,
+                    )?;
+                    (
+                        Some(std::sync::Arc::new(point)),
+                        Some(std::sync::Arc::new(list)),
+                    )
                 } else {
-                    None
+                    (None, None)
                 };
-                Pools::Sqlite { read, write, point }
+                Pools::Sqlite {
+                    read,
+                    write,
+                    point,
+                    list,
+                }
             }
             Backend::Postgres => {
                 // List queries are planned for their own values (`Planning::PerValues` in

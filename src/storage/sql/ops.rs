@@ -7,11 +7,10 @@ use super::rows::{DecodeRow, fold_joined_row};
 use super::statements as st;
 use super::{Backend, Pools, SqlStore, is_retryable};
 use crate::domain::member::{Membership, SharedImage};
-use crate::domain::query::{DeletedScope, ListQuery, Visibility};
+use crate::domain::query::{ListQuery, Visibility};
 use crate::domain::{Caller, Image, ImageId, Timestamp};
 use crate::error::{Error, Result};
 use crate::storage::{Edit, ImageStore};
-use sea_query::{Expr, ExprTrait};
 use sea_query_sqlx::SqlxBinder;
 use sqlx::{AssertSqlSafe, Row};
 use std::time::Instant;
@@ -89,6 +88,11 @@ enum Planning {
     /// from the property index and sorts every match, 2 ms for a rare value and 2.5 s for
     /// one that 30 % of a million images carry.
     PerValues,
+}
+
+/// The answer to a marker that names no image the caller could page through.
+pub(super) fn invalid_marker() -> Error {
+    Error::bad_request("Invalid marker: no image with that id is visible to you")
 }
 
 macro_rules! backend_ops {
@@ -257,36 +261,11 @@ macro_rules! backend_ops {
                 let marker = match &query.marker {
                     None => None,
                     Some(m) => {
-                        // The marker must be an image this caller could page through.
-                        let vis = match &query.visibility {
-                            Visibility::Visible { owner } => Visibility::Visible {
-                                owner: owner.clone(),
-                            },
-                            _ => Visibility::Everything,
-                        };
-                        let mut sel = st::select_image(m, &Visibility::Everything);
-                        if let Some(c) = super::super::filter::visibility(&vis) {
-                            sel.cond_where(c);
-                        }
-                        if matches!(vis, Visibility::Visible { .. })
-                            && query.deleted != DeletedScope::All
-                        {
-                            sel.and_where(
-                                Expr::col((
-                                    super::super::schema::IMAGES,
-                                    super::super::schema::DELETED,
-                                ))
-                                .eq(false),
-                            );
-                        }
+                        let sel = st::select_marker(m, query);
                         let found = fetch_images(&mut conn, &sel, Planning::Cached, false)
                             .await?
                             .pop();
-                        Some(found.ok_or_else(|| {
-                            Error::bad_request(
-                                "Invalid marker: no image with that id is visible to you",
-                            )
-                        })?)
+                        Some(found.ok_or_else(invalid_marker)?)
                     }
                 };
                 if query.limit == 0 {
@@ -553,6 +532,19 @@ impl ImageStore for SqlStore {
     async fn list_images(&self, query: &ListQuery, with_properties: bool) -> Result<Vec<Image>> {
         let selective =
             selective_threshold(self.catalog_size.load(std::sync::atomic::Ordering::Relaxed));
+        // SQLite lists run on a blocking thread (see `sqlite_list`), counted like every other op.
+        if let Pools::Sqlite {
+            list: Some(list), ..
+        } = &self.pools
+        {
+            let started = Instant::now();
+            let _in_flight = crate::metrics::db_op_started();
+            let result = list
+                .list_images(query, with_properties, selective, &self.frequent)
+                .await;
+            crate::metrics::record_db("list_images", started.elapsed());
+            return result;
+        }
         dispatch!(
             self,
             list_images(query, with_properties, selective, &self.frequent)

@@ -124,37 +124,39 @@ impl std::fmt::Debug for PointReader {
     }
 }
 
-fn db_err(e: rusqlite::Error) -> Error {
+pub(super) fn db_err(e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             Error::Unavailable("the database is busy; try again".into())
         }
-        _ => Error::Internal(format!("sqlite point read: {e}")),
+        _ => Error::Internal(format!("sqlite read: {e}")),
     }
 }
 
+/// A connection to the (existing) database file at `path` that only reads: `query_only`
+/// makes SQLite refuse any write through it.
+pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(db_err)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(db_err)?;
+    conn.busy_timeout(busy_timeout).map_err(db_err)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
 impl PointReader {
-    /// Opens `n` connections to the (existing) database file at `path`. They only read:
-    /// `query_only` makes SQLite refuse any write through them.
+    /// Opens `n` read-only connections to the (existing) database file at `path`.
     pub fn open(path: &Path, n: usize) -> Result<Self> {
+        // Readers in WAL mode wait only in rare moments (WAL recovery); never long, since
+        // this runs on a runtime thread.
         let conns = (0..n.max(1))
-            .map(|_| {
-                let conn = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE
-                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                        | OpenFlags::SQLITE_OPEN_URI,
-                )
-                .map_err(db_err)?;
-                conn.pragma_update(None, "query_only", true)
-                    .map_err(db_err)?;
-                // Readers in WAL mode wait only in rare moments (WAL recovery); never long,
-                // since this runs on a runtime thread.
-                conn.busy_timeout(Duration::from_millis(250))
-                    .map_err(db_err)?;
-                conn.set_prepared_statement_cache_capacity(32);
-                Ok(Mutex::new(conn))
-            })
+            .map(|_| open_reader(path, Duration::from_millis(250)).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
         Ok(PointReader {
             conns: conns.into_boxed_slice(),
@@ -208,7 +210,7 @@ impl PointReader {
 }
 
 /// A sea-query value as rusqlite binds it (the kinds the registry's statements use).
-fn sql_value(v: Value) -> Result<SqlValue> {
+pub(super) fn sql_value(v: Value) -> Result<SqlValue> {
     let int = |x: Option<i64>| x.map_or(SqlValue::Null, SqlValue::Integer);
     Ok(match v {
         Value::Bool(b) => int(b.map(i64::from)),
@@ -219,10 +221,14 @@ fn sql_value(v: Value) -> Result<SqlValue> {
         Value::TinyUnsigned(x) => int(x.map(i64::from)),
         Value::SmallUnsigned(x) => int(x.map(i64::from)),
         Value::Unsigned(x) => int(x.map(i64::from)),
+        Value::BigUnsigned(x) => match x.map(i64::try_from).transpose() {
+            Ok(x) => int(x),
+            Err(_) => return Err(Error::Internal("sqlite read: integer out of range".into())),
+        },
         Value::String(s) => s.map_or(SqlValue::Null, SqlValue::Text),
         other => {
             return Err(Error::Internal(format!(
-                "sqlite point read: cannot bind {other:?}"
+                "sqlite read: cannot bind {other:?}"
             )));
         }
     })

@@ -4,7 +4,7 @@ use super::Backend;
 use super::filter;
 use super::schema::*;
 use crate::domain::image::Properties;
-use crate::domain::query::{ListQuery, Visibility};
+use crate::domain::query::{DeletedScope, ListQuery, Visibility};
 use crate::domain::{Image, ImageId, Timestamp};
 use sea_query::{
     DeleteStatement, Expr, ExprTrait, InsertStatement, OnConflict, Query, SelectStatement,
@@ -84,6 +84,25 @@ pub fn select_image(id: &ImageId, vis: &Visibility) -> SelectStatement {
         s.cond_where(v);
     }
     if matches!(vis, Visibility::Visible { .. }) {
+        s.and_where(Expr::col((IMAGES, DELETED)).eq(false));
+    }
+    s
+}
+
+/// The marker image of a list query: one this caller could page through (visible to them,
+/// and for a non-admin not deleted unless the query lists deleted images too).
+pub fn select_marker(marker: &ImageId, q: &ListQuery) -> SelectStatement {
+    let vis = match &q.visibility {
+        Visibility::Visible { owner } => Visibility::Visible {
+            owner: owner.clone(),
+        },
+        _ => Visibility::Everything,
+    };
+    let mut s = select_image(marker, &Visibility::Everything);
+    if let Some(c) = filter::visibility(&vis) {
+        s.cond_where(c);
+    }
+    if matches!(vis, Visibility::Visible { .. }) && q.deleted != DeletedScope::All {
         s.and_where(Expr::col((IMAGES, DELETED)).eq(false));
     }
     s
