@@ -204,9 +204,11 @@ impl SqlStore {
                 let (point, list) = if file.is_file() {
                     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
                     let point = sqlite_point::PointReader::open(file, threads)?;
+                    // One list thread per core: a list is CPU work on cached pages, and each
+                    // thread adds a page cache and an allocator heap.
                     let list = sqlite_list::ListReader::open(
                         file,
-                        readers as usize,
+                        threads.min(readers as usize),
                         settings.acquire_timeout,
                     )?;
                     (
