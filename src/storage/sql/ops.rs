@@ -608,13 +608,14 @@ impl ImageStore for SqlStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::Caller;
     use crate::domain::query::PageLimits;
     use crate::domain::status::Status;
 
-    fn image(n: usize, os: &str) -> Image {
+    /// A public image numbered `n` with one property, `os`.
+    pub(in crate::storage::sql) fn image(n: usize, os: &str) -> Image {
         let now = Timestamp::now();
         Image {
             id: ImageId::from_trusted(uuid::Uuid::new_v4().to_string()),

@@ -217,3 +217,61 @@ fn fetch_images(
     }
     Ok(images)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Caller;
+    use crate::domain::query::PageLimits;
+    use crate::storage::ImageStore;
+    use crate::storage::sql::{PoolSettings, SqlStore};
+
+    /// With every list thread busy, a list waits at most the acquire timeout and is then
+    /// refused as unavailable (503), not queued without bound; once a thread is free again
+    /// lists are served.
+    #[tokio::test]
+    async fn a_list_waits_for_a_free_thread_only_as_long_as_the_acquire_timeout() {
+        let Ok(dir) = tempfile::tempdir() else {
+            panic!("tempdir")
+        };
+        let path = dir.path().join("lists.db");
+        let url = format!("sqlite://{}", path.display());
+        let Ok(store) = SqlStore::connect(&url, &PoolSettings::default()).await else {
+            panic!("store opens")
+        };
+        assert!(store.migrate().await.is_ok());
+        let created = super::super::ops::tests::image(1, "linux");
+        assert!(store.create_image(&created).await.is_ok());
+        let Ok(reader) = ListReader::open(&path, 1, Duration::from_millis(100)) else {
+            panic!("list reader opens")
+        };
+        let caller = Caller {
+            is_admin: true,
+            ..Caller::default()
+        };
+        let Ok(query) = ListQuery::parse(&[], &caller, PageLimits::default()) else {
+            panic!("query parses")
+        };
+        let frequent = Arc::new(FrequentValues::default());
+
+        let Ok(busy) = reader.permits.clone().try_acquire_owned() else {
+            panic!("the only thread is free at first")
+        };
+        let started = std::time::Instant::now();
+        let refused = reader.list_images(&query, true, 10, &frequent).await;
+        assert!(
+            matches!(refused, Err(Error::Unavailable(_))),
+            "got {refused:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+
+        drop(busy);
+        let served = reader.list_images(&query, true, 10, &frequent).await;
+        let Ok(served) = served else {
+            panic!("served once a thread is free: {served:?}")
+        };
+        assert_eq!(served.len(), 1);
+        assert_eq!(served[0].id, created.id);
+        assert_eq!(served[0].properties, created.properties);
+    }
+}
