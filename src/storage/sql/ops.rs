@@ -3,7 +3,7 @@
 //! without a wall of generic bounds). [`SqlStore`] dispatches to the module of its backend.
 
 use super::plan_hints::FrequentValues;
-use super::rows::{DecodeRow, fold_joined_row};
+use super::rows::{DecodeRow, attach_properties, fold_joined_row};
 use super::statements as st;
 use super::{Backend, Pools, SqlStore, is_retryable};
 use crate::domain::member::{Membership, SharedImage};
@@ -131,17 +131,8 @@ macro_rules! backend_ops {
                     let props = q!(st::select_properties(&ids))
                         .fetch_all(&mut *conn)
                         .await?;
-                    let index: std::collections::HashMap<String, usize> = images
-                        .iter()
-                        .enumerate()
-                        .map(|(n, i)| (i.id.as_str().to_owned(), n))
-                        .collect();
-                    for row in props {
-                        let (image_id, name, value) = row.property()?;
-                        if let Some(&n) = index.get(&image_id) {
-                            images[n].properties.insert(name, value);
-                        }
-                    }
+                    let props = props.iter().map(|row| row.property());
+                    attach_properties(&mut images, props)?;
                 }
                 Ok(images)
             }
@@ -200,13 +191,10 @@ macro_rules! backend_ops {
                         .fetch_all(&mut *conn)
                         .await?
                         .len() as u64;
-                    if n == 0 {
+                    let Some(flag) = frequent.verdict(name, value, n, selective) else {
                         return Ok(None);
-                    }
-                    if n > selective {
-                        frequent.remember(name, value);
-                    }
-                    flags.push(n <= selective);
+                    };
+                    flags.push(flag);
                 }
                 Ok(Some(flags))
             }

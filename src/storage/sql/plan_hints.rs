@@ -34,6 +34,19 @@ impl FrequentValues {
             .is_some_and(|at| at.elapsed() < TTL)
     }
 
+    /// What a probe that found `matches` (reading at most `selective` + 1) of `name=value`
+    /// means for the plan: `None`, no image matches (the page is empty); else whether the
+    /// filter is selective enough to drive the query. A frequent value is remembered.
+    pub fn verdict(&self, name: &str, value: &str, matches: u64, selective: u64) -> Option<bool> {
+        if matches == 0 {
+            return None;
+        }
+        if matches > selective {
+            self.remember(name, value);
+        }
+        Some(matches <= selective)
+    }
+
     /// Notes that `name=value` matches more images than the threshold.
     pub fn remember(&self, name: &str, value: &str) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());

@@ -52,6 +52,26 @@ pub fn fold_joined_row<R: ImageColumns>(
     Ok(())
 }
 
+/// Puts each `(image id, name, value)` property row into its image (rows of
+/// [`super::statements::select_properties`] for the ids of `images`).
+pub fn attach_properties<E>(
+    images: &mut [Image],
+    rows: impl Iterator<Item = Result<(String, String, String), E>>,
+) -> Result<(), E> {
+    let index: std::collections::HashMap<String, usize> = images
+        .iter()
+        .enumerate()
+        .map(|(n, i)| (i.id.as_str().to_owned(), n))
+        .collect();
+    for row in rows {
+        let (image_id, name, value) = row?;
+        if let Some(&n) = index.get(&image_id) {
+            images[n].properties.insert(name, value);
+        }
+    }
+    Ok(())
+}
+
 /// An image (without its properties) from a row of the image columns.
 pub fn decode_image<R: ImageColumns>(r: &R) -> Result<Image, R::Error> {
     let null = |c: usize| r.invalid(c, Error::Internal("unexpected NULL".into()));

@@ -14,7 +14,7 @@
 use super::Backend;
 use super::ops::invalid_marker;
 use super::plan_hints::FrequentValues;
-use super::rows::decode_image;
+use super::rows::{attach_properties, decode_image};
 use super::sqlite_point::{db_err, open_reader, sql_value};
 use super::statements as st;
 use crate::domain::Image;
@@ -22,7 +22,6 @@ use crate::domain::query::ListQuery;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, Row};
 use sea_query::{SelectStatement, SqliteQueryBuilder};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -151,13 +150,10 @@ fn list_here(
             n += 1;
             Ok(())
         })?;
-        if n == 0 {
+        let Some(flag) = frequent.verdict(name, value, n, selective) else {
             return Ok(Vec::new());
-        }
-        if n > selective {
-            frequent.remember(name, value);
-        }
-        flags.push(n <= selective);
+        };
+        flags.push(flag);
     }
     let page = st::list_images(Backend::Sqlite, query, marker.as_ref(), &flags);
     fetch_images(conn, &page, with_properties)
@@ -200,20 +196,13 @@ fn fetch_images(
             let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
             st::select_properties(&ids)
         };
-        let index: HashMap<String, usize> = images
-            .iter()
-            .enumerate()
-            .map(|(n, i)| (i.id.as_str().to_owned(), n))
-            .collect();
+        let mut rows = Vec::new();
         each_row(conn, &props, |row| {
-            let image_id: String = row.get(0).map_err(db_err)?;
-            if let Some(&n) = index.get(&image_id) {
-                let name: String = row.get(1).map_err(db_err)?;
-                let value: String = row.get(2).map_err(db_err)?;
-                images[n].properties.insert(name, value);
-            }
+            let get = |c: usize| row.get::<_, String>(c).map_err(db_err);
+            rows.push(Ok::<_, Error>((get(0)?, get(1)?, get(2)?)));
             Ok(())
         })?;
+        attach_properties(&mut images, rows.into_iter())?;
     }
     Ok(images)
 }
