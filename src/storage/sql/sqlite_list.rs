@@ -121,6 +121,9 @@ fn serve_jobs(conn: &Connection, jobs: &Mutex<Receiver<Job>>) {
     }
 }
 
+/// The steps of a list, in one read transaction: the marker, the page and its properties
+/// come from one snapshot of the catalog (and SQLite begins one read, not four). Ending it
+/// rolls back nothing: it only read.
 fn list_here(
     conn: &Connection,
     query: &ListQuery,
@@ -128,6 +131,8 @@ fn list_here(
     selective: u64,
     frequent: &FrequentValues,
 ) -> Result<Vec<Image>> {
+    let snapshot = conn.unchecked_transaction().map_err(db_err)?;
+    let conn: &Connection = &snapshot;
     let marker = match &query.marker {
         None => None,
         Some(m) => {
