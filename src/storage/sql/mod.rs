@@ -106,13 +106,14 @@ impl Default for PoolSettings {
 #[derive(Clone, Debug)]
 pub(crate) enum Pools {
     /// SQLite allows one writer at a time: writes queue in order for the single connection of
-    /// `write` (instead of spinning in SQLite's busy handler), reads use `read`.
+    /// `write` (instead of spinning in SQLite's busy handler); single-image reads use `point`,
+    /// lists `list`, other reads (members, counts) `read`.
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
         /// Single-image reads without sqlx's thread hop (`None` for an in-memory database).
         point: Option<std::sync::Arc<sqlite_point::PointReader>>,
-        /// List queries in one hop to a blocking thread (`None` for an in-memory database).
+        /// List queries, each run whole on a list thread (`None` for an in-memory database).
         list: Option<std::sync::Arc<sqlite_list::ListReader>>,
     },
     Postgres(PgPool),

@@ -481,16 +481,25 @@ backend_ops!(
 /// histogram.
 macro_rules! dispatch {
     ($self:ident, $op:ident ( $($arg:expr),* )) => {{
-        let started = Instant::now();
-        let _in_flight = crate::metrics::db_op_started();
-        let result = match &$self.pools {
-            Pools::Sqlite { read, write, .. } => sqlite::$op(read, write, $($arg),*).await,
-            Pools::Postgres(p) => postgres::$op(p, p, $($arg),*).await,
-            Pools::MySql(p) => mysql::$op(p, p, $($arg),*).await,
-        };
-        crate::metrics::record_db(stringify!($op), started.elapsed());
-        result
+        timed(stringify!($op), async {
+            match &$self.pools {
+                Pools::Sqlite { read, write, .. } => sqlite::$op(read, write, $($arg),*).await,
+                Pools::Postgres(p) => postgres::$op(p, p, $($arg),*).await,
+                Pools::MySql(p) => mysql::$op(p, p, $($arg),*).await,
+            }
+        })
+        .await
     }};
+}
+
+/// Runs one store operation counted in the in-flight gauge and timed into the
+/// `glimpse_db_operation_duration_seconds` histogram under `op`.
+async fn timed<T>(op: &'static str, work: impl std::future::Future<Output = T>) -> T {
+    let started = Instant::now();
+    let _in_flight = crate::metrics::db_op_started();
+    let result = work.await;
+    crate::metrics::record_db(op, started.elapsed());
+    result
 }
 
 impl ImageStore for SqlStore {
@@ -508,11 +517,7 @@ impl ImageStore for SqlStore {
             point: Some(point), ..
         } = &self.pools
         {
-            let started = Instant::now();
-            let _in_flight = crate::metrics::db_op_started();
-            let result = point.get_image(id, vis);
-            crate::metrics::record_db("get_image", started.elapsed());
-            return result;
+            return timed("get_image", async { point.get_image(id, vis) }).await;
         }
         dispatch!(self, get_image(id, vis))
     }
@@ -520,18 +525,13 @@ impl ImageStore for SqlStore {
     async fn list_images(&self, query: &ListQuery, with_properties: bool) -> Result<Vec<Image>> {
         let selective =
             selective_threshold(self.catalog_size.load(std::sync::atomic::Ordering::Relaxed));
-        // SQLite lists run on a blocking thread (see `sqlite_list`), counted like every other op.
+        // SQLite lists run on a list thread (see `sqlite_list`), counted like every other op.
         if let Pools::Sqlite {
             list: Some(list), ..
         } = &self.pools
         {
-            let started = Instant::now();
-            let _in_flight = crate::metrics::db_op_started();
-            let result = list
-                .list_images(query, with_properties, selective, &self.frequent)
-                .await;
-            crate::metrics::record_db("list_images", started.elapsed());
-            return result;
+            let listed = list.list_images(query, with_properties, selective, &self.frequent);
+            return timed("list_images", listed).await;
         }
         dispatch!(
             self,
