@@ -66,24 +66,15 @@ macro_rules! maintenance_ops {
                 let rows = q!(st::select_export_page(after.as_ref(), EXPORT_PAGE))
                     .fetch_all(&mut *conn)
                     .await?;
-                let mut images = rows
+                let images = rows
                     .iter()
-                    .map(|r| r.image())
+                    .map(|r| r.image(true))
                     .collect::<Result<Vec<_>, _>>()?;
                 if images.is_empty() {
                     return Ok(Vec::new());
                 }
                 let ids: Vec<String> = images.iter().map(|i| i.id.as_str().to_owned()).collect();
                 let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-                for row in q!(st::select_properties(&refs))
-                    .fetch_all(&mut *conn)
-                    .await?
-                {
-                    let (image_id, name, value) = row.property()?;
-                    if let Ok(n) = ids.binary_search(&image_id) {
-                        images[n].properties.insert(name, value);
-                    }
-                }
                 let mut members: Vec<Vec<CatalogMember>> = vec![Vec::new(); images.len()];
                 for row in q!(st::select_members_of(&refs))
                     .fetch_all(&mut *conn)
@@ -120,7 +111,7 @@ macro_rules! maintenance_ops {
                 for rec in records {
                     let mut image = rec.image.clone();
                     image.version = rec.version;
-                    q!(st::insert_image(B, &image))
+                    q!(st::insert_image(B, &image)?)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| {

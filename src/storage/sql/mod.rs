@@ -5,6 +5,8 @@
 
 pub mod filter;
 mod maintenance;
+#[cfg(test)]
+mod migration_tests;
 mod ops;
 mod plan_hints;
 mod rows;

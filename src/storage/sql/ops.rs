@@ -3,7 +3,7 @@
 //! without a wall of generic bounds). [`SqlStore`] dispatches to the module of its backend.
 
 use super::plan_hints::FrequentValues;
-use super::rows::{DecodeRow, attach_properties, fold_joined_row};
+use super::rows::DecodeRow;
 use super::statements as st;
 use super::{Backend, Pools, SqlStore, is_retryable};
 use crate::domain::member::{Membership, SharedImage};
@@ -114,7 +114,7 @@ macro_rules! backend_ops {
                 }};
             }
 
-            /// Images of a SELECT, with their properties loaded in one more query.
+            /// Images of a SELECT, their properties from each row's property map: one query.
             async fn fetch_images(
                 conn: &mut Conn,
                 stmt: &sea_query::SelectStatement,
@@ -122,35 +122,7 @@ macro_rules! backend_ops {
                 with_properties: bool,
             ) -> Result<Vec<Image>, sqlx::Error> {
                 let rows = q!(stmt, planning).fetch_all(&mut *conn).await?;
-                let mut images = rows
-                    .iter()
-                    .map(|r| r.image())
-                    .collect::<Result<Vec<_>, _>>()?;
-                if with_properties && !images.is_empty() {
-                    let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
-                    let props = q!(st::select_properties(&ids))
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    let props = props.iter().map(|row| row.property());
-                    attach_properties(&mut images, props)?;
-                }
-                Ok(images)
-            }
-
-            /// One image and its properties, in one query.
-            async fn fetch_one(
-                conn: &mut Conn,
-                id: &ImageId,
-                vis: &Visibility,
-            ) -> Result<Option<Image>, sqlx::Error> {
-                let rows = q!(st::select_image_with_properties(id, vis))
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let mut image = None;
-                for row in &rows {
-                    fold_joined_row(&mut image, row)?;
-                }
-                Ok(image)
+                rows.iter().map(|r| r.image(with_properties)).collect()
             }
 
             /// Reads the image for a write. PostgreSQL and MySQL lock the row (FOR UPDATE) so
@@ -217,7 +189,7 @@ macro_rules! backend_ops {
             pub async fn create_image(_pool: &Pool, wpool: &Pool, image: &Image) -> Result<()> {
                 retry(|| async {
                     let mut tx = wpool.begin_with($begin_write).await?;
-                    q!(st::insert_image(B, image)).execute(&mut *tx).await?;
+                    q!(st::insert_image(B, image)?).execute(&mut *tx).await?;
                     if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
                         q!(ins).execute(&mut *tx).await?;
                     }
@@ -234,7 +206,10 @@ macro_rules! backend_ops {
                 vis: &Visibility,
             ) -> Result<Option<Image>> {
                 let mut conn = pool.acquire().await?;
-                Ok(fetch_one(&mut conn, id, vis).await?)
+                let stmt = st::select_image(id, vis);
+                Ok(fetch_images(&mut conn, &stmt, Planning::Cached, true)
+                    .await?
+                    .pop())
             }
 
             pub async fn list_images(
@@ -286,7 +261,7 @@ macro_rules! backend_ops {
                         .await?
                         .ok_or_else(Error::image_not_found)?;
                     let next = edit(&current)?;
-                    let done = q!(st::update_image(B, &next, current.version))
+                    let done = q!(st::update_image(B, &next, current.version)?)
                         .execute(&mut *tx)
                         .await?;
                     if done.rows_affected() != 1 {
@@ -315,7 +290,7 @@ macro_rules! backend_ops {
                         .ok_or_else(Error::image_not_found)?;
                     let mut next = check(&current)?;
                     next.properties.clear();
-                    let done = q!(st::update_image(B, &next, current.version))
+                    let done = q!(st::update_image(B, &next, current.version)?)
                         .execute(&mut *tx)
                         .await?;
                     if done.rows_affected() != 1 {
@@ -752,7 +727,12 @@ pub(super) mod tests {
             .filter(|s| s.0.contains("ORDER BY") && !s.0.contains("_sqlx_migrations"))
             .collect();
         assert!(lists.is_empty(), "list statements kept prepared: {lists:?}");
-        let point = stats.iter().find(|s| s.0.contains("LEFT JOIN"));
+        // The point read: the image row by id (no list, no write).
+        let point = stats.iter().find(|s| {
+            s.0.starts_with("SELECT")
+                && s.0.contains(r#""images"."id" = $1"#)
+                && !s.0.contains("ORDER BY")
+        });
         assert!(
             matches!(point, Some((_, generic, _)) if *generic > 0),
             "the point read should run a cached generic plan: {stats:?}"

@@ -1,7 +1,7 @@
 //! Decoding rows into domain values, per backend row type.
 
 use super::schema::*;
-use super::statements::{PROPERTY_NAME, PROPERTY_VALUE};
+use crate::domain::image::Properties;
 use crate::domain::member::{Membership, SharedImage};
 use crate::domain::{Image, ImageId, Timestamp};
 use crate::error::Error;
@@ -15,8 +15,7 @@ use time::PrimitiveDateTime;
 /// PostgreSQL and MySQL as native microsecond timestamps.
 pub trait DecodeRow {
     fn ts_opt(&self, col: &str) -> Result<Option<Timestamp>, sqlx::Error>;
-    fn image(&self) -> Result<Image, sqlx::Error>;
-    fn property(&self) -> Result<(String, String, String), sqlx::Error>;
+    fn image(&self, with_properties: bool) -> Result<Image, sqlx::Error>;
     fn membership(&self) -> Result<Membership, sqlx::Error>;
     fn shared(&self) -> Result<SharedImage, sqlx::Error>;
 }
@@ -32,48 +31,21 @@ pub trait ImageColumns {
     fn timestamp(&self, c: usize) -> Result<Option<Timestamp>, Self::Error>;
     /// A value the column cannot hold (a NULL in a required column, an unknown status).
     fn invalid(&self, c: usize, e: Error) -> Self::Error;
-    /// The property of a row of [`super::statements::select_image_with_properties`], if any.
-    fn joined_property(&self) -> Result<Option<(String, String)>, Self::Error>;
 }
 
-/// Folds one row of [`super::statements::select_image_with_properties`] (the image's columns
-/// and one of its properties) into the image being read.
-pub fn fold_joined_row<R: ImageColumns>(
-    image: &mut Option<Image>,
-    row: &R,
-) -> Result<(), R::Error> {
-    let img = match image {
-        Some(img) => img,
-        None => image.insert(decode_image(row)?),
-    };
-    if let Some((name, value)) = row.joined_property()? {
-        img.properties.insert(name, value);
-    }
-    Ok(())
+/// The text of the [`PROPERTY_MAP`] column for `properties`.
+pub fn encode_properties(properties: &Properties) -> Result<String, Error> {
+    serde_json::to_string(properties)
+        .map_err(|e| Error::Internal(format!("cannot encode the properties: {e}")))
 }
 
-/// Puts each `(image id, name, value)` property row into its image (rows of
-/// [`super::statements::select_properties`] for the ids of `images`).
-pub fn attach_properties<E>(
-    images: &mut [Image],
-    rows: impl Iterator<Item = Result<(String, String, String), E>>,
-) -> Result<(), E> {
-    let index: std::collections::HashMap<String, usize> = images
-        .iter()
-        .enumerate()
-        .map(|(n, i)| (i.id.as_str().to_owned(), n))
-        .collect();
-    for row in rows {
-        let (image_id, name, value) = row?;
-        if let Some(&n) = index.get(&image_id) {
-            images[n].properties.insert(name, value);
-        }
-    }
-    Ok(())
+fn decode_properties(text: &str) -> Result<Properties, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Internal(format!("unreadable property map: {e}")))
 }
 
-/// An image (without its properties) from a row of the image columns.
-pub fn decode_image<R: ImageColumns>(r: &R) -> Result<Image, R::Error> {
+/// An image from a row of the image columns; its properties only `with_properties` (brief
+/// lists and markers do not show them, and decoding them is most of a brief list's work).
+pub fn decode_image<R: ImageColumns>(r: &R, with_properties: bool) -> Result<Image, R::Error> {
     let null = |c: usize| r.invalid(c, Error::Internal("unexpected NULL".into()));
     let int = |c: usize| r.int(c)?.ok_or_else(|| null(c));
     let ts = |c: usize| r.timestamp(c)?.ok_or_else(|| null(c));
@@ -99,7 +71,12 @@ pub fn decode_image<R: ImageColumns>(r: &R) -> Result<Image, R::Error> {
         updated_at: ts(const { col(UPDATED_AT) })?,
         deleted_at: r.timestamp(const { col(DELETED_AT) })?,
         deleted: r.flag(const { col(DELETED) })?,
-        properties: Default::default(),
+        properties: if with_properties {
+            let c = const { col(PROPERTY_MAP) };
+            decode_properties(&text(c)?).map_err(|e| r.invalid(c, e))?
+        } else {
+            Properties::new()
+        },
         version: int(const { col(VERSION) })?,
     })
 }
@@ -119,16 +96,8 @@ macro_rules! impl_decode_row {
                 $ts
             }
 
-            fn image(&self) -> Result<Image, sqlx::Error> {
-                decode_image(self)
-            }
-
-            fn property(&self) -> Result<(String, String, String), sqlx::Error> {
-                Ok((
-                    self.try_get("image_id")?,
-                    self.try_get("name")?,
-                    self.try_get("value")?,
-                ))
+            fn image(&self, with_properties: bool) -> Result<Image, sqlx::Error> {
+                decode_image(self, with_properties)
             }
 
             fn membership(&self) -> Result<Membership, sqlx::Error> {
@@ -167,12 +136,6 @@ macro_rules! impl_decode_row {
 
             fn invalid(&self, c: usize, e: Error) -> sqlx::Error {
                 decode_err(IMAGE_COLUMNS[c], e)
-            }
-
-            fn joined_property(&self) -> Result<Option<(String, String)>, sqlx::Error> {
-                let name: Option<String> = self.try_get(PROPERTY_NAME)?;
-                let value: Option<String> = self.try_get(PROPERTY_VALUE)?;
-                Ok(name.zip(value))
             }
         }
     };

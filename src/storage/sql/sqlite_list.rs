@@ -14,7 +14,7 @@
 use super::Backend;
 use super::ops::invalid_marker;
 use super::plan_hints::FrequentValues;
-use super::rows::{attach_properties, decode_image};
+use super::rows::decode_image;
 use super::sqlite_point::{db_err, open_reader, sql_value};
 use super::statements as st;
 use crate::domain::Image;
@@ -185,7 +185,7 @@ fn each_row(
     Ok(())
 }
 
-/// The images of a SELECT of image columns, with their properties loaded in one more query.
+/// The images of a SELECT of image columns, their properties from each row's property map.
 fn fetch_images(
     conn: &Connection,
     stmt: &SelectStatement,
@@ -193,22 +193,9 @@ fn fetch_images(
 ) -> Result<Vec<Image>> {
     let mut images = Vec::new();
     each_row(conn, stmt, |row| {
-        images.push(decode_image(row).map_err(db_err)?);
+        images.push(decode_image(row, with_properties).map_err(db_err)?);
         Ok(())
     })?;
-    if with_properties && !images.is_empty() {
-        let props = {
-            let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
-            st::select_properties(&ids)
-        };
-        let mut rows = Vec::new();
-        each_row(conn, &props, |row| {
-            let get = |c: usize| row.get::<_, String>(c).map_err(db_err);
-            rows.push(Ok::<_, Error>((get(0)?, get(1)?, get(2)?)));
-            Ok(())
-        })?;
-        attach_properties(&mut images, rows.into_iter())?;
-    }
     Ok(images)
 }
 

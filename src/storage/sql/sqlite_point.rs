@@ -9,10 +9,9 @@
 //! so a reader never waits for another). Lists, which can scan, stay on the sqlx pool.
 //!
 //! The statement is the same sea-query statement the other backends run
-//! ([`statements::select_image_with_properties`]), rendered for SQLite.
+//! ([`statements::select_image`]: one image row, properties included), rendered for SQLite.
 
-use super::rows::{ImageColumns, fold_joined_row};
-use super::schema::*;
+use super::rows::{ImageColumns, decode_image};
 use super::statements;
 use crate::domain::query::Visibility;
 use crate::domain::{Image, ImageId, Timestamp};
@@ -35,7 +34,7 @@ pub struct PointReader {
 
 /// The statement of a point read, rendered once per visibility shape: building it with
 /// sea-query on every request was 5 % of a point read. It is still built by
-/// [`statements::select_image_with_properties`], like every other backend's, so the query logic
+/// [`statements::select_image`], like every other backend's, so the query logic
 /// stays in one place; only the SQL text and the places of its parameters are kept.
 #[derive(Debug)]
 struct Template {
@@ -90,8 +89,7 @@ impl Template {
             other => other.clone(),
         };
         let id = ImageId::from_trusted(ID_STANDIN.into());
-        let (sql, values) =
-            statements::select_image_with_properties(&id, &standin).build(SqliteQueryBuilder);
+        let (sql, values) = statements::select_image(&id, &standin).build(SqliteQueryBuilder);
         let params = values
             .into_iter()
             .map(|v| match v {
@@ -192,7 +190,7 @@ impl PointReader {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One image (if visible) with its properties, in one query.
+    /// One image (if visible) with its properties: one row.
     pub fn get_image(&self, id: &ImageId, vis: &Visibility) -> Result<Option<Image>> {
         let template = self.template(vis)?;
         let params = template.bind(id, vis);
@@ -201,11 +199,10 @@ impl PointReader {
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params))
             .map_err(db_err)?;
-        let mut image: Option<Image> = None;
-        while let Some(row) = rows.next().map_err(db_err)? {
-            fold_joined_row(&mut image, row).map_err(db_err)?;
+        match rows.next().map_err(db_err)? {
+            Some(row) => Ok(Some(decode_image(row, true).map_err(db_err)?)),
+            None => Ok(None),
         }
-        Ok(image)
     }
 }
 
@@ -234,10 +231,6 @@ pub(super) fn sql_value(v: Value) -> Result<SqlValue> {
     })
 }
 
-/// The joined property's columns follow the image's.
-const PROPERTY_NAME_COL: usize = IMAGE_COLUMNS.len();
-const PROPERTY_VALUE_COL: usize = IMAGE_COLUMNS.len() + 1;
-
 /// Point reads decode with the same mapping as every other read, by column position.
 impl ImageColumns for Row<'_> {
     type Error = rusqlite::Error;
@@ -262,12 +255,6 @@ impl ImageColumns for Row<'_> {
 
     fn invalid(&self, c: usize, e: Error) -> rusqlite::Error {
         rusqlite::Error::FromSqlConversionFailure(c, rusqlite::types::Type::Text, Box::new(e))
-    }
-
-    fn joined_property(&self) -> rusqlite::Result<Option<(String, String)>> {
-        let name: Option<String> = self.get(PROPERTY_NAME_COL)?;
-        let value: Option<String> = self.get(PROPERTY_VALUE_COL)?;
-        Ok(name.zip(value))
     }
 }
 
@@ -295,8 +282,7 @@ mod tests {
         for vis in &cases {
             assert!(seen.insert(shape(vis)), "two cases share a shape: {vis:?}");
             let t = Template::render(vis).unwrap();
-            let (sql, values) =
-                statements::select_image_with_properties(&id, vis).build(SqliteQueryBuilder);
+            let (sql, values) = statements::select_image(&id, vis).build(SqliteQueryBuilder);
             let expected: Vec<SqlValue> =
                 values.into_iter().map(|v| sql_value(v).unwrap()).collect();
             assert_eq!(t.sql, sql, "{vis:?}");

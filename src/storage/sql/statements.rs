@@ -2,18 +2,22 @@
 
 use super::Backend;
 use super::filter;
+use super::rows::encode_properties;
 use super::schema::*;
 use crate::domain::image::Properties;
 use crate::domain::query::{DeletedScope, ListQuery, Visibility};
 use crate::domain::{Image, ImageId, Timestamp};
+use crate::error::Result;
 use sea_query::{
     DeleteStatement, Expr, ExprTrait, InsertStatement, OnConflict, Query, SelectStatement,
     SimpleExpr, UpdateStatement, Value,
 };
 
-fn image_values(b: Backend, i: &Image) -> Vec<(&'static str, SimpleExpr)> {
+/// Every column of an image but its id. The property map goes with the rest of the row, so it
+/// can never disagree with the image it belongs to.
+fn image_values(b: Backend, i: &Image) -> Result<Vec<(&'static str, SimpleExpr)>> {
     let v = |x: Value| -> SimpleExpr { x.into() };
-    vec![
+    Ok(vec![
         (NAME, v(i.name.clone().into())),
         (STATUS, v(i.status.as_str().into())),
         (DISK_FORMAT, v(i.disk_format.clone().into())),
@@ -32,30 +36,31 @@ fn image_values(b: Backend, i: &Image) -> Vec<(&'static str, SimpleExpr)> {
         (DELETED_AT, v(b.ts_opt(i.deleted_at))),
         (DELETED, v(i.deleted.into())),
         (VERSION, v(i.version.into())),
-    ]
+        (PROPERTY_MAP, v(encode_properties(&i.properties)?.into())),
+    ])
 }
 
-pub fn insert_image(b: Backend, i: &Image) -> InsertStatement {
-    let vals = image_values(b, i);
+pub fn insert_image(b: Backend, i: &Image) -> Result<InsertStatement> {
+    let vals = image_values(b, i)?;
     let mut cols = vec![ID];
     cols.extend(vals.iter().map(|(c, _)| *c));
     let mut exprs: Vec<SimpleExpr> = vec![i.id.as_str().into()];
     exprs.extend(vals.into_iter().map(|(_, e)| e));
-    Query::insert()
+    Ok(Query::insert()
         .into_table(IMAGES)
         .columns(cols)
         .values_panic(exprs)
-        .to_owned()
+        .to_owned())
 }
 
 /// Writes every column of `next`, only if the row still has `expected_version`.
-pub fn update_image(b: Backend, next: &Image, expected_version: i64) -> UpdateStatement {
-    Query::update()
+pub fn update_image(b: Backend, next: &Image, expected_version: i64) -> Result<UpdateStatement> {
+    Ok(Query::update()
         .table(IMAGES)
-        .values(image_values(b, next))
+        .values(image_values(b, next)?)
         .and_where(Expr::col(ID).eq(next.id.as_str()))
         .and_where(Expr::col(VERSION).eq(expected_version))
-        .to_owned()
+        .to_owned())
 }
 
 /// Bumps the version (and `updated_at`) of an image whose memberships changed, so that its
@@ -108,24 +113,6 @@ pub fn select_marker(marker: &ImageId, q: &ListQuery) -> SelectStatement {
     s
 }
 
-/// Column aliases of a property joined to its image (the image has a `name` too).
-pub const PROPERTY_NAME: &str = "property_name";
-pub const PROPERTY_VALUE: &str = "property_value";
-
-/// One image by id with its properties, in one round trip: a row per property (one row with
-/// NULL property columns when it has none). A single-image read is the most frequent request
-/// a registry serves, and the second query was a third of its cost.
-pub fn select_image_with_properties(id: &ImageId, vis: &Visibility) -> SelectStatement {
-    let mut s = select_image(id, vis);
-    s.left_join(
-        PROPERTIES,
-        Expr::col((PROPERTIES, IMAGE_ID)).equals((IMAGES, ID)),
-    )
-    .expr_as(Expr::col((PROPERTIES, NAME)), PROPERTY_NAME)
-    .expr_as(Expr::col((PROPERTIES, VALUE)), PROPERTY_VALUE);
-    s
-}
-
 /// A page of a list query, after `marker` (already resolved to its image).
 pub fn list_images(
     b: Backend,
@@ -141,15 +128,6 @@ pub fn list_images(
     filter::order(b, &mut s, q.sort_key, q.sort_dir);
     s.limit(q.limit);
     s
-}
-
-/// The properties of a whole page of images in one query.
-pub fn select_properties(ids: &[&str]) -> SelectStatement {
-    Query::select()
-        .columns([IMAGE_ID, NAME, VALUE])
-        .from(PROPERTIES)
-        .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
-        .to_owned()
 }
 
 pub fn delete_properties(id: &ImageId) -> DeleteStatement {
