@@ -262,6 +262,31 @@ impl ImageColumns for Row<'_> {
 mod tests {
     use super::*;
 
+    /// The bundled SQLite is built without `SQLITE_ENABLE_MEMORY_MANAGEMENT` (set in
+    /// `.cargo/config.toml`): with it, every connection's page cache sits behind one global
+    /// mutex that the concurrent readers fought over.
+    #[test]
+    fn sqlite_is_built_with_a_private_page_cache_per_connection() {
+        let Ok(conn) = Connection::open_in_memory() else {
+            panic!("in-memory SQLite")
+        };
+        let Ok(mut stmt) = conn.prepare("PRAGMA compile_options") else {
+            panic!("compile_options")
+        };
+        let options: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map(|rows| rows.filter_map(|r| r.ok()).collect())
+            .unwrap_or_default();
+        assert!(
+            options.iter().any(|o| o.starts_with("THREADSAFE")),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     /// A template filled in for a request must be exactly the statement sea-query builds for
     /// that request, for every visibility shape.
     #[test]
