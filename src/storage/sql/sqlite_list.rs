@@ -5,11 +5,11 @@
 //! caller through a channel, copied into an owned row: for a page of 25 images and their
 //! properties (some 200 rows) half of the server's CPU went to those hand-offs (perf,
 //! `list-detail` at 10,000 images: 51 % in sqlx-sqlite's worker threads, 16 % in context
-//! switches). Here a list (marker lookup, property probes, the page, its properties) costs one
-//! hop to a list thread and one back. A list can scan, so unlike a point read it never runs on
-//! a runtime thread. Fixed threads rather than tokio's blocking pool: `spawn_blocking` grew
-//! the pool to ~20 threads under load, each with its own allocator heap (RSS 56 -> 137 MiB in
-//! `page-walk`). The statements are the ones every backend runs ([`statements`]).
+//! switches). Here a list (marker lookup, property probes, the page with each image's
+//! property map) costs one hop to a list thread and one back. A list can scan, so unlike a
+//! point read it never runs on a runtime thread. Fixed threads rather than tokio's blocking
+//! pool: `spawn_blocking` grew the pool to ~20 threads under load, each with its own allocator
+//! heap (RSS 56 -> 137 MiB in `page-walk`). The statements are the ones every backend runs ([`statements`]).
 
 use super::Backend;
 use super::ops::invalid_marker;

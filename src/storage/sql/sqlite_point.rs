@@ -6,7 +6,8 @@
 //! of `GET /images/<id>`: under load 40 % of the server's CPU went to the worker threads,
 //! half of it in the kernel. A point read is short and bounded, so it runs right here, on the
 //! calling thread, over a small set of rusqlite connections (one per runtime worker thread,
-//! so a reader never waits for another). Lists, which can scan, stay on the sqlx pool.
+//! so a reader never waits for another). Lists, which can scan, run on list threads
+//! ([`super::sqlite_list`]).
 //!
 //! The statement is the same sea-query statement the other backends run
 //! ([`statements::select_image`]: one image row, properties included), rendered for SQLite.
