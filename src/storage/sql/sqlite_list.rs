@@ -9,7 +9,8 @@
 //! property map) costs one hop to a list thread and one back. A list can scan, so unlike a
 //! point read it never runs on a runtime thread. Fixed threads rather than tokio's blocking
 //! pool: `spawn_blocking` grew the pool to ~20 threads under load, each with its own allocator
-//! heap (RSS 56 -> 137 MiB in `page-walk`). The statements are the ones every backend runs ([`statements`]).
+//! heap (RSS 56 -> 137 MiB in `page-walk`). The statements are the ones every backend runs
+//! ([`statements`]).
 
 use super::Backend;
 use super::ops::invalid_marker;
