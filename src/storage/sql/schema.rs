@@ -22,9 +22,9 @@ pub const DELETED: &str = "deleted";
 pub const VERSION: &str = "version";
 /// The image's properties as one JSON object (`{"name": "value", ...}`), written with the rest
 /// of the row. Reading an image, or a page of them, then reads only image rows: the separate
-/// property rows cost a B-tree descent per image (at a million images 40 % of a
-/// `GET /images/<id>`, most of it page reads) or a second query per page. `image_properties`
-/// keeps the same properties as rows, for the property filters.
+/// property rows cost a B-tree descent per image (at a million images about a third of the
+/// server's CPU for `GET /images/<id>`, most of it page reads) or a second query per page.
+/// `image_properties` keeps the same properties as rows, for the property filters.
 pub const PROPERTY_MAP: &str = "properties";
 
 /// Every column of `images`, in the order rows are decoded.
