@@ -3,7 +3,7 @@
 //! and gauges read at scrape time (pool state, images by status, cached briefly because
 //! counting a large catalog is not free).
 
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::fmt::Write;
 use std::sync::{Mutex, OnceLock};
@@ -65,8 +65,12 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub async fn render<S: ImageStore>(&self, store: &S) -> String {
-        let (size, idle, max) = store.pool_stats();
+    pub async fn render<S: Catalog>(&self, store: &S) -> String {
+        let crate::storage::PoolStats {
+            open: size,
+            idle,
+            max,
+        } = store.pool_stats();
         let mut out = handle().render();
         let _ = writeln!(
             out,
@@ -103,7 +107,7 @@ impl Metrics {
         out
     }
 
-    async fn image_counts<S: ImageStore>(&self, store: &S) -> String {
+    async fn image_counts<S: Catalog>(&self, store: &S) -> String {
         if let Ok(guard) = self.counts.lock()
             && let Some((at, text)) = guard.as_ref()
             && at.elapsed() < COUNTS_TTL

@@ -7,7 +7,7 @@ use crate::domain::member::{self, Membership, SharedImage};
 use crate::domain::query::{ListQuery, PageLimits, Visibility};
 use crate::domain::{Caller, Image, ImageId, Timestamp};
 use crate::error::{Error, Result};
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 
 /// A conditional write: the `If-Match` tags the image must still have.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,7 @@ fn parse_id(id: &str) -> Result<ImageId> {
     ImageId::parse(id).ok_or_else(Error::image_not_found)
 }
 
-impl<S: ImageStore> Registry<S> {
+impl<S: Catalog> Registry<S> {
     pub fn new(store: S, rules: Rules, limits: PageLimits) -> Self {
         Registry {
             store,

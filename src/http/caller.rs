@@ -3,7 +3,7 @@
 use super::AppState;
 use crate::domain::Caller;
 use crate::error::Error;
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -62,7 +62,7 @@ pub fn caller_from_headers(
 /// Extractor: the caller of this request.
 pub struct Ctx(pub Caller);
 
-impl<S: ImageStore> FromRequestParts<Arc<AppState<S>>> for Ctx {
+impl<S: Catalog> FromRequestParts<Arc<AppState<S>>> for Ctx {
     type Rejection = Error;
 
     async fn from_request_parts(

@@ -1,7 +1,7 @@
 //! Probes for load balancers and orchestrators.
 
 use super::{AppState, json};
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,7 +13,7 @@ pub async fn healthz() -> Response {
 }
 
 /// The database answers: send traffic here.
-pub async fn readyz<S: ImageStore>(State(app): State<Arc<AppState<S>>>) -> Response {
+pub async fn readyz<S: Catalog>(State(app): State<Arc<AppState<S>>>) -> Response {
     match app.registry.store.ping().await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
         Err(e) => super::error::error_response(

@@ -6,7 +6,7 @@ use super::{AppState, json};
 use crate::domain::Image;
 use crate::error::{Error, Result};
 use crate::registry::Precondition;
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -59,7 +59,7 @@ struct ImageBody<'a> {
     image: &'a Image,
 }
 
-async fn list<S: ImageStore>(
+async fn list<S: Catalog>(
     app: &AppState<S>,
     caller: &crate::domain::Caller,
     uri: &Uri,
@@ -92,7 +92,7 @@ async fn list<S: ImageStore>(
     Ok(resp)
 }
 
-pub async fn list_brief<S: ImageStore>(
+pub async fn list_brief<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     uri: Uri,
@@ -100,7 +100,7 @@ pub async fn list_brief<S: ImageStore>(
     list(&app, &caller, &uri, false).await
 }
 
-pub async fn list_detail<S: ImageStore>(
+pub async fn list_detail<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     uri: Uri,
@@ -131,7 +131,7 @@ fn not_modified(headers: &HeaderMap, image: &Image) -> bool {
         })
 }
 
-pub async fn show<S: ImageStore>(
+pub async fn show<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(id): Path<String>,
@@ -148,7 +148,7 @@ pub async fn show<S: ImageStore>(
     Ok(resp)
 }
 
-pub async fn head<S: ImageStore>(
+pub async fn head<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(id): Path<String>,
@@ -160,7 +160,7 @@ pub async fn head<S: ImageStore>(
     Ok(resp)
 }
 
-pub async fn create<S: ImageStore>(
+pub async fn create<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     body: Bytes,
@@ -179,7 +179,7 @@ fn precondition(headers: &HeaderMap) -> Result<Precondition> {
     }
 }
 
-pub async fn update<S: ImageStore>(
+pub async fn update<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(id): Path<String>,
@@ -197,7 +197,7 @@ pub async fn update<S: ImageStore>(
     Ok(image_response(&image))
 }
 
-pub async fn delete<S: ImageStore>(
+pub async fn delete<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(id): Path<String>,

@@ -4,7 +4,7 @@ use super::caller::Ctx;
 use super::{AppState, json};
 use crate::domain::member::{Membership, SharedImage};
 use crate::error::Result;
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,7 +24,7 @@ struct SharedBody {
     shared_images: Vec<SharedImage>,
 }
 
-pub async fn list<S: ImageStore>(
+pub async fn list<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(id): Path<String>,
@@ -33,7 +33,7 @@ pub async fn list<S: ImageStore>(
     Ok(json(StatusCode::OK, &MembersBody { members }))
 }
 
-pub async fn replace<S: ImageStore>(
+pub async fn replace<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(id): Path<String>,
@@ -43,7 +43,7 @@ pub async fn replace<S: ImageStore>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn add<S: ImageStore>(
+pub async fn add<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path((id, member)): Path<(String, String)>,
@@ -55,7 +55,7 @@ pub async fn add<S: ImageStore>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn remove<S: ImageStore>(
+pub async fn remove<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path((id, member)): Path<(String, String)>,
@@ -64,7 +64,7 @@ pub async fn remove<S: ImageStore>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn shared<S: ImageStore>(
+pub async fn shared<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(member): Path<String>,

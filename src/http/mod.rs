@@ -11,7 +11,7 @@ pub mod meta_headers;
 mod request_log;
 
 use crate::registry::Registry;
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -71,14 +71,14 @@ async fn openapi() -> Response {
     resp
 }
 
-async fn metrics_handler<S: ImageStore>(State(app): State<Arc<AppState<S>>>) -> Response {
+async fn metrics_handler<S: Catalog>(State(app): State<Arc<AppState<S>>>) -> Response {
     if !app.metrics_on_api {
         return error::error_response(StatusCode::NOT_FOUND, "No such resource");
     }
     metrics_text(&app).await
 }
 
-async fn metrics_text<S: ImageStore>(app: &AppState<S>) -> Response {
+async fn metrics_text<S: Catalog>(app: &AppState<S>) -> Response {
     let text = app.metrics.render(&app.registry.store).await;
     let mut resp = Response::new(Body::from(text));
     resp.headers_mut().insert(
@@ -115,7 +115,7 @@ pub fn metrics_router(api: Router) -> Router {
 #[derive(Clone, Copy)]
 struct MetricsListener;
 
-async fn metrics_any<S: ImageStore>(
+async fn metrics_any<S: Catalog>(
     State(app): State<Arc<AppState<S>>>,
     req: axum::extract::Request,
 ) -> Response {
@@ -127,7 +127,7 @@ async fn metrics_any<S: ImageStore>(
 }
 
 /// The whole API.
-pub fn router<S: ImageStore>(state: Arc<AppState<S>>) -> Router {
+pub fn router<S: Catalog>(state: Arc<AppState<S>>) -> Router {
     let max_body = state.max_body_bytes;
     let timeout = state.request_timeout;
     Router::new()
