@@ -4,6 +4,7 @@
 use super::{
     MYSQL_MIGRATIONS, POSTGRES_MIGRATIONS, PoolSettings, Pools, SQLITE_MIGRATIONS, SqlStore,
 };
+use crate::api::v1::list_params::ParseListQuery;
 use crate::domain::query::{ListQuery, PageLimits, Visibility};
 use crate::domain::{Caller, ImageId};
 use crate::storage::ImageStore;

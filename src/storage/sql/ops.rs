@@ -573,6 +573,7 @@ impl ImageStore for SqlStore {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::api::v1::list_params::ParseListQuery;
     use crate::domain::Caller;
     use crate::domain::query::PageLimits;
     use crate::domain::status::Status;

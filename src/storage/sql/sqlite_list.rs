@@ -203,6 +203,7 @@ fn fetch_images(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::v1::list_params::ParseListQuery;
     use crate::domain::Caller;
     use crate::domain::query::PageLimits;
     use crate::storage::ImageStore;
