@@ -1,14 +1,15 @@
 //! glimpse: an image-metadata registry that speaks the OpenStack Glance registry (v1) API.
 //!
-//! Layers, outermost first: [`cli`] and [`config`] start things; [`http`] speaks the protocol;
-//! [`registry`] runs each use case; [`domain`] holds the rules (no I/O); [`storage`] persists.
+//! Layers, outermost first: [`cli`] and [`config`] start things; [`api`] speaks the wire
+//! formats of each API version; [`registry`] runs each use case on typed inputs; [`domain`]
+//! holds the rules (no I/O, no wire formats); [`storage`] persists.
 
+pub mod api;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod domain;
 pub mod error;
-pub mod http;
 pub mod metrics;
 pub mod registry;
 pub mod server;

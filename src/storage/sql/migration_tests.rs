@@ -4,6 +4,7 @@
 use super::engine::{mysql, postgres, sqlite};
 use super::test_db::TestDb;
 use super::{PoolSettings, SqlStore};
+use crate::api::v1::list_params::ParseListQuery;
 use crate::domain::query::{ListQuery, PageLimits, Visibility};
 use crate::domain::{Caller, ImageId};
 use crate::storage::Catalog;

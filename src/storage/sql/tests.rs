@@ -11,6 +11,7 @@ use crate::domain::status::Status;
 use crate::domain::{Caller, Image, ImageId, Timestamp};
 use crate::error::Error;
 use crate::storage::Catalog;
+use crate::api::v1::list_params::ParseListQuery;
 use std::time::Duration;
 
 /// A migrated catalog on the SQLite file at `url`.

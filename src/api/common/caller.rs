@@ -1,6 +1,6 @@
 //! Reading the caller from the headers an authenticating front end sets (spec section 2).
 
-use super::AppState;
+use crate::api::AppState;
 use crate::domain::Caller;
 use crate::error::Error;
 use crate::storage::Catalog;

@@ -1,6 +1,7 @@
 //! Probes for load balancers and orchestrators.
 
-use super::{AppState, json};
+use super::error::{error_response, json};
+use crate::api::AppState;
 use crate::storage::Catalog;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,9 +17,6 @@ pub async fn healthz() -> Response {
 pub async fn readyz<S: Catalog>(State(app): State<Arc<AppState<S>>>) -> Response {
     match app.registry.store.ping().await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
-        Err(e) => super::error::error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("not ready: {e}"),
-        ),
+        Err(e) => error_response(StatusCode::SERVICE_UNAVAILABLE, &format!("not ready: {e}")),
     }
 }

@@ -1,45 +1,41 @@
 //! Handlers of image memberships and `/shared-images`.
 
-use super::caller::Ctx;
-use super::{AppState, json};
-use crate::domain::member::{Membership, SharedImage};
+use super::images::image_id;
+use super::member_body::{parse_member_body, parse_memberships};
+use super::render;
+use crate::api::App;
+use crate::api::common::caller::Ctx;
+use crate::domain::member::check_member_id;
 use crate::error::Result;
 use crate::storage::Catalog;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use std::sync::Arc;
-
-type App<S> = State<Arc<AppState<S>>>;
-
-#[derive(Serialize)]
-struct MembersBody {
-    members: Vec<Membership>,
-}
-
-#[derive(Serialize)]
-struct SharedBody {
-    shared_images: Vec<SharedImage>,
-}
 
 pub async fn list<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let members = app.registry.members(&caller, &id).await?;
-    Ok(json(StatusCode::OK, &MembersBody { members }))
+    let members = app.registry.members(&caller, &image_id(&id)?).await?;
+    Ok(render::members(&members))
 }
 
+/// The body is read only once the caller may share the image: who cannot see it gets 404
+/// whatever they sent.
 pub async fn replace<S: Catalog>(
     State(app): App<S>,
     Ctx(caller): Ctx,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response> {
-    app.registry.replace_members(&caller, &id, &body).await?;
+    let image = app
+        .registry
+        .image_to_share(&caller, &image_id(&id)?)
+        .await?;
+    let grants = parse_memberships(&body)?;
+    app.registry.replace_members(&image, grants).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -49,9 +45,13 @@ pub async fn add<S: Catalog>(
     Path((id, member)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response> {
-    app.registry
-        .add_member(&caller, &id, &member, &body)
+    let image = app
+        .registry
+        .image_to_share(&caller, &image_id(&id)?)
         .await?;
+    check_member_id(&member)?;
+    let can_share = parse_member_body(&body)?;
+    app.registry.add_member(&image, &member, can_share).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -60,7 +60,11 @@ pub async fn remove<S: Catalog>(
     Ctx(caller): Ctx,
     Path((id, member)): Path<(String, String)>,
 ) -> Result<Response> {
-    app.registry.remove_member(&caller, &id, &member).await?;
+    let image = app
+        .registry
+        .image_to_share(&caller, &image_id(&id)?)
+        .await?;
+    app.registry.remove_member(&image, &member).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -70,5 +74,5 @@ pub async fn shared<S: Catalog>(
     Path(member): Path<String>,
 ) -> Result<Response> {
     let shared_images = app.registry.shared_images(&caller, &member).await?;
-    Ok(json(StatusCode::OK, &SharedBody { shared_images }))
+    Ok(render::shared_images(&shared_images))
 }
