@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use glimpse::api::v1::image_body::parse_image_body;
 use glimpse::api::v1::list_params;
-use glimpse::api::v1::meta_headers::add_image_meta;
+use glimpse::api::v1::meta_headers::{HeaderBudget, add_image_meta};
 use glimpse::domain::input::Rules;
 use glimpse::domain::query::{ListQuery, PageLimits};
 use glimpse::domain::{Caller, Image, ImageId, Status, Timestamp};
@@ -184,14 +184,14 @@ fn headers(c: &mut Criterion) {
     g.bench_function("plain_image", |b| {
         b.iter(|| {
             let mut h = HeaderMap::new();
-            add_image_meta(&mut h, black_box(&img));
+            add_image_meta(&mut h, black_box(&img), HeaderBudget::default());
             h
         })
     });
     g.bench_function("encoded_values", |b| {
         b.iter(|| {
             let mut h = HeaderMap::new();
-            add_image_meta(&mut h, black_box(&odd));
+            add_image_meta(&mut h, black_box(&odd), HeaderBudget::default());
             h
         })
     });

@@ -62,6 +62,7 @@ impl Server {
             owner_is_tenant: config.owner_is_tenant,
             noauth,
             max_body_bytes: config.max_body_bytes,
+            meta_budget: config.meta_headers,
             request_timeout: config.request_timeout,
             metrics: metrics::Metrics::new(),
             metrics_on_api: config.metrics && config.metrics_bind.is_none(),

@@ -26,6 +26,8 @@ pub struct AppState<S> {
     pub metrics: crate::metrics::Metrics,
     /// Serve `/metrics` on the API listener (off when disabled or moved to its own).
     pub metrics_on_api: bool,
+    /// How many `x-image-meta-*` headers one image response may carry.
+    pub meta_budget: v1::meta_headers::HeaderBudget,
 }
 
 /// The state extractor of every handler.

@@ -9,6 +9,7 @@
 
 pub mod glance;
 
+use crate::api::v1::meta_headers::HeaderBudget;
 use crate::domain::formats::Formats;
 use crate::domain::input::Rules;
 use crate::domain::query::PageLimits;
@@ -125,6 +126,15 @@ pub struct Settings {
     /// Serve /metrics on this separate address instead of the API listener.
     #[arg(long, env = "GLIMPSE_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+
+    /// Most x-image-meta-* header lines on GET/HEAD /images/<id>; the rest is only in the JSON
+    /// body of GET [default: 64].
+    #[arg(long, env = "GLIMPSE_META_HEADER_MAX_COUNT")]
+    pub meta_header_max_count: Option<usize>,
+
+    /// Most bytes of x-image-meta-* header lines on GET/HEAD /images/<id> [default: 3072].
+    #[arg(long, env = "GLIMPSE_META_HEADER_MAX_BYTES")]
+    pub meta_header_max_bytes: Option<usize>,
 }
 
 macro_rules! merge_fields {
@@ -161,6 +171,8 @@ impl Settings {
             log_level,
             metrics,
             metrics_bind,
+            meta_header_max_count,
+            meta_header_max_bytes,
         )
     }
 
@@ -188,6 +200,8 @@ impl Settings {
             log_level: None,
             metrics: Some(true),
             metrics_bind: None,
+            meta_header_max_count: Some(HeaderBudget::default().max_headers),
+            meta_header_max_bytes: Some(HeaderBudget::default().max_bytes),
         }
     }
 
@@ -261,6 +275,7 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     pub metrics: bool,
     pub metrics_bind: Option<SocketAddr>,
+    pub meta_headers: HeaderBudget,
 }
 
 fn seconds(name: &str, v: f64, from: &str) -> Result<Duration, String> {
@@ -319,6 +334,17 @@ impl ServerConfig {
                 "invalid setting max_connections = 0 (from {from}): must be at least 1"
             ));
         }
+        let meta_headers = HeaderBudget {
+            max_headers: get!(meta_header_max_count),
+            max_bytes: get!(meta_header_max_bytes),
+        };
+        // Room for the id and the status, so that every image says at least what it is.
+        if meta_headers.max_headers < 2 || meta_headers.max_bytes < 256 {
+            return Err(format!(
+                "invalid setting meta_header_max_count/meta_header_max_bytes (from {from}): \
+                 at least 2 headers and 256 bytes"
+            ));
+        }
         Ok(ServerConfig {
             bind: get!(bind),
             database_url,
@@ -343,6 +369,7 @@ impl ServerConfig {
             shutdown_timeout: seconds("shutdown_timeout", get!(shutdown_timeout), &from)?,
             metrics: get!(metrics),
             metrics_bind: s.metrics_bind,
+            meta_headers,
         })
     }
 

@@ -36,3 +36,69 @@ pub fn check_member_id(member: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The memberships a replacement list asks for, given the `current` ones: an entry that does
+/// not say `can_share` keeps the member's flag, and a new member gets false.
+pub fn resolve_grants(grants: Vec<MemberGrant>, current: &[Membership]) -> Vec<Membership> {
+    grants
+        .into_iter()
+        .map(|g| {
+            let kept = || {
+                current
+                    .iter()
+                    .find(|m| m.member_id == g.member_id)
+                    .is_some_and(|m| m.can_share)
+            };
+            Membership {
+                can_share: g.can_share.unwrap_or_else(kept),
+                member_id: g.member_id,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(id: &str, can_share: Option<bool>) -> MemberGrant {
+        MemberGrant {
+            member_id: id.into(),
+            can_share,
+        }
+    }
+
+    fn member(id: &str, can_share: bool) -> Membership {
+        Membership {
+            member_id: id.into(),
+            can_share,
+        }
+    }
+
+    #[test]
+    fn unsaid_can_share_is_kept_and_new_members_get_false() {
+        let current = [
+            member("kept", true),
+            member("reset", true),
+            member("gone", true),
+        ];
+        let got = resolve_grants(
+            vec![
+                grant("kept", None),
+                grant("reset", Some(false)),
+                grant("new", None),
+                grant("new-sharer", Some(true)),
+            ],
+            &current,
+        );
+        assert_eq!(
+            got,
+            [
+                member("kept", true),
+                member("reset", false),
+                member("new", false),
+                member("new-sharer", true)
+            ]
+        );
+    }
+}

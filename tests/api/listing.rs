@@ -451,3 +451,60 @@ backend_tests! {
         admin.get("/images?is_public=none&limit=-1").await.expect_error(400);
     }
 }
+
+backend_tests! {
+    async fn boolean_parameters_take_the_reference_spellings(srv: TestServer) {
+        let admin = srv.admin();
+        let public = id_of(&admin.create(json!({"name": "a", "is_public": true, "protected": true})).await);
+        let private = id_of(&admin.create(json!({"name": "b", "is_public": false, "owner": "t1"})).await);
+        let gone = id_of(&admin.create(json!({"name": "c", "is_public": false, "owner": "t1"})).await);
+        admin.delete(&format!("/images/{gone}")).await.expect(200);
+        let ids = |q: String| {
+            let admin = &admin;
+            async move {
+                let mut ids = admin.get(&format!("/images?{q}")).await.expect(200).ids();
+                ids.sort();
+                ids
+            }
+        };
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        // is_public: true/1, false/0 and none, in any case (admins only).
+        for v in ["true", "1", "TRUE", "True"] {
+            assert_eq!(ids(format!("is_public={v}")).await, vec![public.clone()], "is_public={v}");
+        }
+        for v in ["false", "0", "FALSE"] {
+            assert_eq!(ids(format!("is_public={v}")).await, vec![private.clone()], "is_public={v}");
+        }
+        for v in ["none", "None", "NONE"] {
+            assert_eq!(ids(format!("is_public={v}")).await, sorted(vec![public.clone(), private.clone()]));
+        }
+        for bad in ["yes", "2", "nil"] {
+            admin.get(&format!("/images?is_public={bad}")).await.expect_error(400);
+        }
+        // protected: true/1 and false/0, in any case; nothing else.
+        for v in ["true", "1", "TRUE"] {
+            assert_eq!(ids(format!("is_public=none&protected={v}")).await, vec![public.clone()], "protected={v}");
+        }
+        for v in ["false", "0", "False"] {
+            assert_eq!(ids(format!("is_public=none&protected={v}")).await, vec![private.clone()], "protected={v}");
+        }
+        for bad in ["yes", "no", "on", "off", "t", "maybe"] {
+            admin.get(&format!("/images?protected={bad}")).await.expect_error(400);
+        }
+        // deleted: the spellings of bool_from_string.
+        for v in ["true", "1", "t", "on", "y", "yes", "YES"] {
+            assert_eq!(ids(format!("is_public=none&deleted={v}")).await, vec![gone.clone()], "deleted={v}");
+        }
+        for v in ["false", "0", "f", "off", "n", "no"] {
+            assert_eq!(ids(format!("is_public=none&deleted={v}")).await,
+                       sorted(vec![public.clone(), private.clone()]), "deleted={v}");
+        }
+        admin.get("/images?deleted=maybe").await.expect_error(400);
+        // For a tenant the admin-only parameters are ignored, whatever their value.
+        let t = srv.tenant("t9");
+        assert_eq!(t.get("/images?is_public=maybe&deleted=maybe").await.expect(200).ids(), vec![public.clone()]);
+    }
+}

@@ -14,6 +14,7 @@ mod isolation;
 mod listing;
 mod maintenance;
 mod members;
+mod meta_budget;
 mod openapi;
 mod operability;
 mod pagination;

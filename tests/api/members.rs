@@ -129,6 +129,41 @@ backend_tests! {
         srv.tenant("t3").get(&format!("/images/{img}")).await.expect_error(404);
     }
 
+    async fn replacing_the_list_keeps_an_unsaid_can_share(srv: TestServer) {
+        let owner = srv.tenant("t1");
+        let img = id_of(&owner.create(json!({"name": "private"})).await);
+        let path = format!("/images/{img}/members");
+        let put_all = |body: Value| {
+            let o = &owner;
+            let path = path.clone();
+            async move { o.send(Method::PUT, &path, Some(body.to_string().into_bytes()), &[]).await }
+        };
+        put_all(json!({"memberships": [{"member_id": "t2", "can_share": true},
+                                       {"member_id": "t3", "can_share": true},
+                                       {"member_id": "t4", "can_share": false}]})).await.expect(204);
+        // t2 says nothing: kept; t3 says false: reset; t4 says true; t5 is new: false; t6 new, true.
+        put_all(json!({"memberships": [{"member_id": "t2"}, {"member_id": "t3", "can_share": false},
+                                       {"member_id": "t4", "can_share": true}, {"member_id": "t5"},
+                                       {"member_id": "t6", "can_share": true}]})).await.expect(204);
+        assert_eq!(members(&owner, &img).await, json!([
+            {"member_id": "t2", "can_share": true}, {"member_id": "t3", "can_share": false},
+            {"member_id": "t4", "can_share": true}, {"member_id": "t5", "can_share": false},
+            {"member_id": "t6", "can_share": true}]));
+        // A member that was removed and comes back with nothing said starts over at false.
+        put_all(json!({"memberships": [{"member_id": "t5"}]})).await.expect(204);
+        put_all(json!({"memberships": [{"member_id": "t5"}, {"member_id": "t6"}]})).await.expect(204);
+        assert_eq!(members(&owner, &img).await, json!([
+            {"member_id": "t5", "can_share": false}, {"member_id": "t6", "can_share": false}]));
+        // A member with can_share may itself replace the list, keeping its own flag.
+        put_all(json!({"memberships": [{"member_id": "t5", "can_share": true}]})).await.expect(204);
+        let t5 = srv.tenant("t5");
+        t5.send(Method::PUT, &path,
+                Some(json!({"memberships": [{"member_id": "t5"}, {"member_id": "t7"}]}).to_string().into_bytes()), &[])
+            .await.expect(204);
+        assert_eq!(members(&owner, &img).await, json!([
+            {"member_id": "t5", "can_share": true}, {"member_id": "t7", "can_share": false}]));
+    }
+
     async fn membership_makes_a_private_image_visible(srv: TestServer) {
         let owner = srv.tenant("t1");
         let t2 = srv.tenant("t2");

@@ -69,7 +69,7 @@ pub async fn show<S: Catalog>(
         return Ok(resp);
     }
     let mut resp = render::image_response(&image);
-    add_image_meta(resp.headers_mut(), &image);
+    add_image_meta(resp.headers_mut(), &image, app.meta_budget);
     Ok(resp)
 }
 
@@ -81,7 +81,7 @@ pub async fn head<S: Catalog>(
     let image = app.registry.show(&caller, &image_id(&id)?).await?;
     let mut resp = StatusCode::OK.into_response();
     resp.headers_mut().insert(header::ETAG, etag_header(&image));
-    add_image_meta(resp.headers_mut(), &image);
+    add_image_meta(resp.headers_mut(), &image, app.meta_budget);
     Ok(resp)
 }
 

@@ -38,23 +38,38 @@ fn int(name: &str, v: &str) -> Result<i64, Error> {
         .map_err(|_| Error::bad_request(format!("Invalid {name} '{v}': {name} must be an integer")))
 }
 
-fn boolean(name: &str, v: &str) -> Result<bool, Error> {
+/// `protected`, as the reference read it: `true`/`1` or `false`/`0`, in any case.
+fn protected(v: &str) -> Result<bool, Error> {
     match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
         _ => Err(Error::bad_request(format!(
-            "Invalid {name} '{v}': {name} must be true or false"
+            "Invalid protected '{v}': protected must be true or false (or 1 or 0)"
         ))),
     }
 }
 
+/// `deleted`, with the spellings of the reference's `bool_from_string` (trimmed, any case).
+/// The reference took every other value as false; here it is 400, like every other value a
+/// parameter cannot have.
+fn deleted(v: &str) -> Result<bool, Error> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "on" | "y" | "yes" => Ok(true),
+        "0" | "f" | "false" | "off" | "n" | "no" => Ok(false),
+        _ => Err(Error::bad_request(format!(
+            "Invalid deleted '{v}': deleted must be true or false"
+        ))),
+    }
+}
+
+/// `is_public`, as the reference read it: `true`/`1`, `false`/`0` or `none`, in any case.
 fn public_scope(v: &str) -> Result<PublicScope, Error> {
     match v.to_ascii_lowercase().as_str() {
-        "true" => Ok(PublicScope::Public),
-        "false" => Ok(PublicScope::NonPublic),
+        "true" | "1" => Ok(PublicScope::Public),
+        "false" | "0" => Ok(PublicScope::NonPublic),
         "none" => Ok(PublicScope::Any),
         other => Err(Error::bad_request(format!(
-            "Invalid is_public '{other}': is_public must be true, false or none"
+            "Invalid is_public '{other}': is_public must be true, false or none (or 1 or 0)"
         ))),
     }
 }
@@ -112,9 +127,7 @@ pub fn parse(pairs: &[(String, String)], caller: &Caller) -> Result<ListParams, 
         container_format: get("container_format").map(str::to_owned),
         min_ram: get("min_ram").map(|v| int("min_ram", v)).transpose()?,
         min_disk: get("min_disk").map(|v| int("min_disk", v)).transpose()?,
-        protected: get("protected")
-            .map(|v| boolean("protected", v))
-            .transpose()?,
+        protected: get("protected").map(protected).transpose()?,
         size_min: get("size_min").map(|v| int("size_min", v)).transpose()?,
         size_max: get("size_max").map(|v| int("size_max", v)).transpose()?,
         changes_since: get("changes-since")
@@ -132,7 +145,7 @@ pub fn parse(pairs: &[(String, String)], caller: &Caller) -> Result<ListParams, 
     let (is_public, deleted) = if may_choose_scope(caller) {
         (
             get("is_public").map(public_scope).transpose()?,
-            get("deleted").map(|v| boolean("deleted", v)).transpose()?,
+            get("deleted").map(deleted).transpose()?,
         )
     } else {
         (None, None)
@@ -246,6 +259,68 @@ mod tests {
         assert_eq!(lq.visibility, Visibility::NonPublic);
         assert_eq!(lq.deleted, DeletedScope::DeletedOnly);
         assert!(q("is_public=maybe", &Caller::anonymous_admin()).is_err());
+    }
+
+    #[test]
+    fn booleans_are_spelled_as_the_reference_read_them() {
+        let admin = Caller::anonymous_admin();
+        for (v, scope) in [
+            ("true", Visibility::PublicOwnShared { owner: None }),
+            ("TRUE", Visibility::PublicOwnShared { owner: None }),
+            ("1", Visibility::PublicOwnShared { owner: None }),
+            ("False", Visibility::NonPublic),
+            ("0", Visibility::NonPublic),
+            ("NONE", Visibility::Everything),
+        ] {
+            assert_eq!(
+                q(&format!("is_public={v}"), &admin).unwrap().visibility,
+                scope,
+                "{v}"
+            );
+        }
+        for bad in ["yes", "no", "t", " true", "2", ""] {
+            assert!(
+                q(&format!("is_public={bad}"), &admin).is_err(),
+                "is_public={bad}"
+            );
+        }
+        for (v, want) in [
+            ("true", true),
+            ("1", true),
+            ("TRUE", true),
+            ("false", false),
+            ("0", false),
+        ] {
+            assert_eq!(
+                q(&format!("protected={v}"), &admin)
+                    .unwrap()
+                    .filters
+                    .protected,
+                Some(want),
+                "{v}"
+            );
+        }
+        for bad in ["yes", "no", "on", "off", "t", "f", "maybe", ""] {
+            assert!(
+                q(&format!("protected={bad}"), &admin).is_err(),
+                "protected={bad}"
+            );
+        }
+        for v in ["1", "t", "true", "on", "y", "yes", "YES", "%20True%20"] {
+            assert_eq!(
+                q(&format!("deleted={v}"), &admin).unwrap().deleted,
+                DeletedScope::DeletedOnly,
+                "{v}"
+            );
+        }
+        for v in ["0", "f", "false", "off", "n", "no", "No"] {
+            assert_eq!(
+                q(&format!("deleted={v}"), &admin).unwrap().deleted,
+                DeletedScope::Live,
+                "{v}"
+            );
+        }
+        assert!(q("deleted=maybe", &admin).is_err());
     }
 
     #[test]

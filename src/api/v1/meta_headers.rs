@@ -156,17 +156,75 @@ fn meta_value(v: MetaValue<'_>) -> HeaderValue {
     }
 }
 
-/// Adds the `x-image-meta-*` headers of `image` to `headers`.
-pub fn add_image_meta(headers: &mut HeaderMap, image: &Image) {
-    headers.reserve(META_FIELDS.len() + image.properties.len());
-    for (name, value) in field_headers().iter().zip(meta_fields(image)) {
-        if let (Some(name), Some(value)) = (name, value) {
-            headers.insert(name.clone(), meta_value(value));
+/// How much of a response's header block the `x-image-meta-*` headers may take. Clients and
+/// proxies refuse responses with too many or too large headers (Python's `http.client` more
+/// than 100 lines, nginx more than its `proxy_buffer_size`, 4 KiB by default); the JSON body
+/// of `GET` carries everything, so the headers stop within the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderBudget {
+    /// Header lines.
+    pub max_headers: usize,
+    /// Bytes, counting each line as `name: value` plus its line end.
+    pub max_bytes: usize,
+}
+
+impl Default for HeaderBudget {
+    /// Room left for the other headers of the response (about ten lines, a few hundred
+    /// bytes) within 100 lines and 4 KiB.
+    fn default() -> Self {
+        HeaderBudget {
+            max_headers: 64,
+            max_bytes: 3072,
         }
     }
-    for (k, v) in &image.properties {
-        if let Some(name) = property_header(k) {
-            headers.insert(name, header_value(v));
+}
+
+/// Set when some `x-image-meta-*` headers were left out: how many, and where to read them all.
+pub const INCOMPLETE_HEADER: &str = "x-glimpse-meta-incomplete";
+
+/// The size of a header line on the wire: `name: value\r\n`.
+fn line_bytes(name: &HeaderName, value: &HeaderValue) -> usize {
+    name.as_str().len() + value.len() + 4
+}
+
+/// Adds the `x-image-meta-*` headers of `image` to `headers` within `budget`: the base fields
+/// in [`META_FIELDS`] order, then the properties by name, until the first that does not fit.
+/// If any are left out, [`INCOMPLETE_HEADER`] says how many and that the JSON body of `GET`
+/// has them all.
+pub fn add_image_meta(headers: &mut HeaderMap, image: &Image, budget: HeaderBudget) {
+    let base = field_headers()
+        .iter()
+        .zip(meta_fields(image))
+        .filter_map(|(name, value)| Some((name.clone()?, meta_value(value?))));
+    let properties = image
+        .properties
+        .iter()
+        .filter_map(|(k, v)| Some((property_header(k)?, header_value(v))));
+    let mut lines = 0;
+    let mut bytes = 0;
+    let mut omitted = 0;
+    headers.reserve(META_FIELDS.len() + image.properties.len().min(budget.max_headers));
+    for (name, value) in base.chain(properties) {
+        let size = line_bytes(&name, &value);
+        if omitted > 0 || lines >= budget.max_headers || bytes + size > budget.max_bytes {
+            omitted += 1;
+            continue;
+        }
+        lines += 1;
+        bytes += size;
+        // Property names that differ only in case share a header: the later one wins.
+        if let Some(old) = headers.insert(name.clone(), value) {
+            lines -= 1;
+            bytes -= line_bytes(&name, &old);
+        }
+    }
+    if omitted > 0 {
+        let note = format!(
+            "{omitted} omitted; the JSON body of GET /images/{} has every field",
+            image.id
+        );
+        if let Ok(v) = HeaderValue::from_str(&note) {
+            headers.insert(INCOMPLETE_HEADER, v);
         }
     }
 }
