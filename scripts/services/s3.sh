@@ -32,6 +32,16 @@ install_s3s_fs() {
   [ -x "$S3_BIN" ] || fail "cargo install s3s-fs finished but $S3_BIN is missing"
 }
 
+# Something answers on the port: is it an S3 server? (An unsigned request gets an S3 XML error.)
+speaks_s3() {
+  local reply
+  reply="$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
+    printf "GET / HTTP/1.0\r\nHost: %s\r\n\r\n" "$0" >&3 && cat <&3' "$S3_HOST" "$S3_PORT" 2>/dev/null |
+    head -c 4096)" || true
+  case "$reply" in *"<Error>"*"<Code>"* | *"ListAllMyBucketsResult"*) return 0 ;; esac
+  return 1
+}
+
 ensure_s3() {
   install_s3s_fs
   local dir="$SERVICES_DIR/s3"
@@ -49,6 +59,7 @@ ensure_s3() {
     wait_for_port "$S3_HOST" "$S3_PORT" 30 ||
       fail "s3s-fs did not answer on $S3_HOST:$S3_PORT within 30 s; last lines of $S3_LOG: $(tail -n 5 "$S3_LOG" 2>/dev/null)"
   fi
+  speaks_s3 || fail "$S3_HOST:$S3_PORT answers but not as an S3 server (set GLIMPSE_S3_PORT to a free port)"
   echo "S3_BIN=$S3_BIN"
   echo "S3_ENDPOINT=http://$S3_HOST:$S3_PORT"
   echo "S3_REGION=$S3_REGION"
