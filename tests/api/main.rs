@@ -2,8 +2,10 @@
 
 mod crash;
 mod faults;
+mod nginx;
 mod process;
 mod proxy;
+mod services;
 mod support;
 
 mod access;
@@ -12,6 +14,7 @@ mod hostile;
 mod images;
 mod isolation;
 mod listing;
+mod load_balancer;
 mod maintenance;
 mod members;
 mod meta_budget;
@@ -19,5 +22,6 @@ mod openapi;
 mod operability;
 mod pagination;
 mod scale_out;
+mod services_smoke;
 mod smoke;
 mod validation;

@@ -56,7 +56,13 @@ async fn two_instances_one_registry(backend: Backend) {
         let b = s.spawn(|| Process::start(&db.url, &[]));
         (a.join().expect("a"), b.join().expect("b"))
     });
-    let bases = [a.base.clone(), b.base.clone()];
+    registry_story(&[a.base.clone(), b.base.clone()]).await;
+}
+
+/// Writes and reads spread over `bases` (two instances, or a load balancer twice) behave as
+/// one registry: concurrent creates, property merges and member changes are all kept, and
+/// paging sees every image once.
+pub async fn registry_story(bases: &[String; 2]) {
     let http = reqwest::Client::new();
 
     // Read-your-writes across instances.
@@ -109,7 +115,7 @@ async fn two_instances_one_registry(backend: Backend) {
         refused.is_empty(),
         "concurrent merges must all succeed; refused: {refused:?}"
     );
-    for base in &bases {
+    for base in bases {
         let v: Value = get_json(&http, format!("{base}/images/{id}")).await;
         let props = v["image"]["properties"].as_object().expect("props");
         for p in &acked {
@@ -138,7 +144,7 @@ async fn two_instances_one_registry(backend: Backend) {
     assert_eq!(members["members"].as_array().expect("members").len(), 20);
 
     // Every acknowledged create is there, whole, through both instances; no duplicates.
-    for base in &bases {
+    for base in bases {
         let mut seen = BTreeMap::new();
         let mut marker: Option<String> = None;
         loop {
@@ -180,11 +186,16 @@ async fn one_winner_per_state(backend: Backend) {
     let db = TestDb::create(backend).await;
     let a = Process::start(&db.url, &[]);
     let b = Process::start(&db.url, &[]);
+    one_winner_story(&a.base, &b.base).await;
+}
+
+/// Conditional writes raced through `a` and `b`: one winner per state and per version.
+pub async fn one_winner_story(a: &str, b: &str) {
     let http = reqwest::Client::new();
     for round in 0..3 {
         let img = post(
             &http,
-            &a.base,
+            a,
             json!({"image": {"name": format!("race-{round}"), "status": "queued"}}),
         )
         .await
@@ -192,7 +203,7 @@ async fn one_winner_per_state(backend: Backend) {
         let id = img["id"].as_str().expect("id").to_owned();
         let statuses = race(16, |n| {
             let http = http.clone();
-            let url = format!("{}/images/{id}", if n % 2 == 0 { &a.base } else { &b.base });
+            let url = format!("{}/images/{id}", if n % 2 == 0 { a } else { b });
             let body = json!({"image": {"status": "saving", "properties": {"winner": n.to_string()}}, "from_state": "queued"});
             async move { put(&http, url, body).await }
         })
@@ -210,13 +221,13 @@ async fn one_winner_per_state(backend: Backend) {
 
     // Optimistic concurrency with ETags: everyone read version v; exactly one write with
     // `If-Match: v` wins, the others get 412, and the winner's change is the one stored.
-    let img = post(&http, &a.base, json!({"image": {"name": "etag-race"}}))
+    let img = post(&http, a, json!({"image": {"name": "etag-race"}}))
         .await
         .expect("create");
     let id = img["id"].as_str().expect("id").to_owned();
     for round in 0..3 {
         let head = http
-            .head(format!("{}/images/{id}", a.base))
+            .head(format!("{a}/images/{id}"))
             .send()
             .await
             .expect("head");
@@ -224,7 +235,7 @@ async fn one_winner_per_state(backend: Backend) {
         let statuses = race(16, |n| {
             let http = http.clone();
             let etag = etag.clone();
-            let url = format!("{}/images/{id}", if n % 2 == 0 { &a.base } else { &b.base });
+            let url = format!("{}/images/{id}", if n % 2 == 0 { a } else { b });
             async move {
                 let r = http
                     .put(url)
@@ -248,7 +259,7 @@ async fn one_winner_per_state(backend: Backend) {
             }
         }
         assert_eq!(winners.len(), 1, "one winner per version: {winners:?}");
-        let now: Value = get_json(&http, format!("{}/images/{id}", b.base)).await;
+        let now: Value = get_json(&http, format!("{b}/images/{id}")).await;
         assert_eq!(
             now["image"]["name"],
             format!("r{round}-w{}", winners[0]),
