@@ -2,6 +2,7 @@
 //! timeout (a slow client cannot pin the server), and graceful shutdown.
 
 use crate::config::ServerConfig;
+use crate::http::caller::Peer;
 use crate::http::{AppState, router};
 use crate::metrics;
 use crate::registry::Registry;
@@ -32,7 +33,7 @@ pub struct Server {
 impl Server {
     /// Connects to the database, applies migrations and binds the listeners.
     pub async fn bind(config: ServerConfig) -> Result<Server, String> {
-        let noauth = config.noauth_allowed()?;
+        let auth = crate::auth::Authenticator::new(config.auth_config()?)?;
         let db = redact_url(&config.database_url);
         let store = SqlStore::connect(&config.database_url, &config.pool)
             .await
@@ -52,15 +53,16 @@ impl Server {
             ),
             None => None,
         };
-        if noauth && !config.bind.ip().is_loopback() {
+        if auth.mode_name() == "noauth" && !config.bind.ip().is_loopback() {
             tracing::warn!(
-                "requests without X-Auth-Token are served as admin on a non-loopback address (--noauth allow)"
+                "every request is served as admin on a non-loopback address (--auth noauth)"
             );
         }
+        tracing::info!(mode = auth.mode_name(), "authentication");
         let state = Arc::new(AppState {
             registry: Registry::new(store.clone(), config.rules.clone(), config.limits),
             owner_is_tenant: config.owner_is_tenant,
-            noauth,
+            auth,
             max_body_bytes: config.max_body_bytes,
             request_timeout: config.request_timeout,
             metrics: metrics::Metrics::new(),
@@ -126,7 +128,7 @@ impl Server {
                 p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = &mut shutdown => break,
             };
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 c = listener.accept() => match c {
                     Ok(c) => c,
                     Err(e) => {
@@ -144,7 +146,8 @@ impl Server {
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(config.header_read_timeout);
-            let service = TowerToHyperService::new(app.clone());
+            let with_peer = tower::Layer::layer(&axum::Extension(Peer(peer)), app.clone());
+            let service = TowerToHyperService::new(with_peer);
             let conn = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
