@@ -46,11 +46,13 @@ KEYSTONE_ADMIN_PROJECT=admin
 KEYSTONE_SERVICE_USER=glimpse
 KEYSTONE_SERVICE_PASSWORD=$PASSWORD
 KEYSTONE_SERVICE_PROJECT=service
-KEYSTONE_PROJECTS=alpha beta
+KEYSTONE_PROJECTS=alpha beta gamma
 KEYSTONE_ALPHA_MEMBER=alpha-member
 KEYSTONE_ALPHA_READER=alpha-reader
 KEYSTONE_BETA_MEMBER=beta-member
 KEYSTONE_BETA_READER=beta-reader
+KEYSTONE_GAMMA_MEMBER=gamma-member
+KEYSTONE_GAMMA_READER=gamma-reader
 KEYSTONE_USER_PASSWORD=$PASSWORD
 EOF
 }
@@ -125,13 +127,14 @@ answers() { curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$1/v3" 2>/dev/null; }
 start() { # name port
   answers "$2" && return 0
   if [[ -f "$BASE/$1.pid" ]]; then kill "$(cat "$BASE/$1.pid")" 2>/dev/null || true; fi
-  setsid nohup "$VENV/bin/uwsgi" --ini "$BASE/$1.ini" </dev/null >/dev/null 2>&1 &
+  # fd 9 (the lock) must not be inherited, or the server would hold it for its lifetime.
+  setsid nohup "$VENV/bin/uwsgi" --ini "$BASE/$1.ini" </dev/null >/dev/null 2>&1 9>&- &
   for _ in $(seq 1 60); do answers "$2" && return 0; sleep 0.5; done
   die "$1 did not answer on 127.0.0.1:$2 within 30 s (see $BASE/$1.uwsgi.log)"
 }
 
 fixtures() {
-  [[ -f "$BASE/.fixtures" ]] && return 0
+  [[ -f "$BASE/.fixtures-v2" ]] && return 0
   "$VENV/bin/python" - "$AUTH_URL" "$ADMIN_PASSWORD" "$PASSWORD" <<'EOF' || die "creating the fixtures failed"
 """Service user, projects and users, created through the Keystone API (idempotent)."""
 import json, sys, urllib.request, urllib.error
@@ -175,19 +178,19 @@ def grant(project_id, user_id, role):
 
 service = project("service")
 grant(service, user("glimpse", service), "service")
-for p in ("alpha", "beta"):
+for p in ("alpha", "beta", "gamma"):
     pid = project(p)
     grant(pid, user(f"{p}-member", pid), "member")
     grant(pid, user(f"{p}-reader", pid), "reader")
 EOF
-  touch "$BASE/.fixtures"
+  touch "$BASE/.fixtures-v2"
 }
 
 ensure() {
   mkdir -p "$BASE"
   exec 9>"$BASE/lock"
   flock -w 900 9 || die "another keystone.sh holds $BASE/lock for more than 15 minutes"
-  if answers "$PORT" && answers "$SHORT_PORT" && [[ -f "$BASE/.fixtures" ]]; then
+  if answers "$PORT" && answers "$SHORT_PORT" && [[ -f "$BASE/.fixtures-v2" ]]; then
     print_env
     return 0
   fi

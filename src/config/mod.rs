@@ -660,15 +660,64 @@ mod tests {
     }
 
     #[test]
+    fn auth_modes_resolve_against_the_bind() {
+        let at = |bind: &str, s: Settings| {
+            let s = Settings {
+                bind: Some(bind.parse().unwrap()),
+                ..s
+            };
+            ServerConfig::from_settings(&s, &Sources::default())
+                .unwrap()
+                .auth_config()
+                .map(|c| c.mode)
+        };
+        assert!(matches!(
+            at("127.0.0.1:1", Settings::default()),
+            Ok(Mode::Loopback)
+        ));
+        let e = at("0.0.0.0:1", Settings::default()).unwrap_err();
+        assert!(e.contains("keystone") && e.contains("trusted-proxy") && e.contains("noauth"));
+        let noauth = || Settings {
+            auth: Some(AuthMode::Noauth),
+            ..Default::default()
+        };
+        assert!(at("0.0.0.0:1", noauth()).is_err());
+        let public_noauth = Settings {
+            noauth_on_public_bind: Some(true),
+            ..noauth()
+        };
+        assert!(matches!(at("0.0.0.0:1", public_noauth), Ok(Mode::NoAuth)));
+        let deny = Settings {
+            noauth: Some(NoAuth::Deny),
+            ..Default::default()
+        };
+        assert!(matches!(at("0.0.0.0:1", deny), Ok(Mode::TrustedProxy(_))));
+        let keystone = Settings {
+            auth: Some(AuthMode::Keystone),
+            ..Default::default()
+        };
+        let e = at("0.0.0.0:1", keystone.clone()).unwrap_err();
+        assert!(e.contains("keystone_auth_url"), "{e}");
+        let complete = Settings {
+            keystone_auth_url: Some("https://id.example:5000".into()),
+            keystone_username: Some("glimpse".into()),
+            keystone_password: Some("pw".into()),
+            ..keystone
+        };
+        assert!(matches!(at("0.0.0.0:1", complete), Ok(Mode::Keystone(_))));
+    }
+
+    #[test]
     fn show_masks_passwords_and_round_trips() {
         let s = Settings {
+            keystone_password: Some("k3ystone".into()),
             database_url: Some("postgres://glimpse:s3cret@db/glimpse".into()),
             ..Default::default()
         }
         .over(Settings::defaults());
         let shown = s.to_toml_masked();
         assert!(
-            !shown.contains("s3cret") && shown.contains("****"),
+            !shown.contains("s3cret") && !shown.contains("k3ystone") && shown.contains("****"),
             "{shown}"
         );
         let back: Settings = toml::from_str(&shown).unwrap();
