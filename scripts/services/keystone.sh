@@ -13,7 +13,7 @@
 # Facts this relies on: uWSGI (compiled from PyPI on first install, a few minutes) serves
 # keystone.wsgi.api:application with the config named by OS_KEYSTONE_CONFIG_FILES (gunicorn does
 # not: oslo.config parses gunicorn's own arguments); SQLite needs WAL mode and one worker per
-# server, or concurrent logins fail with "database is locked"; the service user needs the
+# server process (threads are fine), or concurrent logins fail with "database is locked"; the service user needs the
 # `service` role to validate other users' tokens.
 #
 # Environment: GLIMPSE_SERVICES_DIR (~/.cache/glimpse-services), KEYSTONE_PORT (35357),
@@ -94,8 +94,10 @@ module = keystone.wsgi.api:application
 env = OS_KEYSTONE_CONFIG_FILES=$3
 master = true
 processes = 1
-threads = 1
+threads = 4
 listen = 128
+# uWSGI's http-socket does not keep connections alive: say so, or pooled clients reuse a closed one.
+add-header = Connection: close
 die-on-term = true
 pidfile = $BASE/$1.pid
 logto = $BASE/$1.uwsgi.log

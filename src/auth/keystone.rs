@@ -230,14 +230,20 @@ impl KeystoneClient {
         loop {
             let service = self.service_token(renewed).await?;
             let started = Instant::now();
-            let resp = self
-                .http
-                .get(format!("{}/auth/tokens?nocatalog", self.base))
-                .header("x-auth-token", &service)
-                .header("x-subject-token", subject)
-                .send()
-                .await
-                .map_err(|e| unreachable(&e))?;
+            let ask = || {
+                self.http
+                    .get(format!("{}/auth/tokens?nocatalog", self.base))
+                    .header("x-auth-token", &service)
+                    .header("x-subject-token", subject)
+                    .send()
+            };
+            // A pooled connection the server has just closed fails at once: one more try on a
+            // fresh one (never after a timeout, which already took the time allowed).
+            let resp = match ask().await {
+                Err(e) if !e.is_timeout() => ask().await,
+                other => other,
+            }
+            .map_err(|e| unreachable(&e))?;
             record_latency("validate", started);
             match resp.status().as_u16() {
                 200 => {

@@ -2,11 +2,13 @@
 
 mod crash;
 mod faults;
+mod keystone;
 mod process;
 mod proxy;
 mod support;
 
 mod access;
+mod auth;
 mod headers;
 mod hostile;
 mod images;
