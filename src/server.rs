@@ -28,6 +28,7 @@ pub struct Server {
     store: SqlStore,
     app: axum::Router,
     config: ServerConfig,
+    auth_mode: &'static str,
 }
 
 impl Server {
@@ -58,7 +59,7 @@ impl Server {
                 "every request is served as admin on a non-loopback address (--auth noauth)"
             );
         }
-        tracing::info!(mode = auth.mode_name(), "authentication");
+        let auth_mode = auth.mode_name();
         let state = Arc::new(AppState {
             registry: Registry::new(store.clone(), config.rules.clone(), config.limits),
             owner_is_tenant: config.owner_is_tenant,
@@ -74,7 +75,13 @@ impl Server {
             store,
             app: router(state),
             config,
+            auth_mode,
         })
+    }
+
+    /// The auth mode in force, for the start-up line.
+    pub fn auth_mode(&self) -> &'static str {
+        self.auth_mode
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -99,6 +106,7 @@ impl Server {
             store,
             app,
             config,
+            ..
         } = self;
         if let Some(ml) = metrics_listener {
             let metrics_app = crate::http::metrics_router(app.clone());
