@@ -4,10 +4,12 @@
 
 use axum::http::HeaderMap;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use glimpse::domain::input::{Rules, parse_image_body};
+use glimpse::api::v1::image_body::parse_image_body;
+use glimpse::api::v1::list_params;
+use glimpse::api::v1::meta_headers::add_image_meta;
+use glimpse::domain::input::Rules;
 use glimpse::domain::query::{ListQuery, PageLimits};
 use glimpse::domain::{Caller, Image, ImageId, Status, Timestamp};
-use glimpse::http::meta_headers::add_image_meta;
 use serde::Serialize;
 use std::hint::black_box;
 
@@ -88,7 +90,8 @@ fn query_parsing(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let p = pairs(black_box(q));
-                ListQuery::parse(&p, caller, limits)
+                list_params::parse(&p, caller)
+                    .map(|params| ListQuery::for_caller(params, caller, limits))
             })
         });
     }
@@ -143,7 +146,7 @@ struct One<'a> {
 
 fn serialisation(c: &mut Criterion) {
     let page: Vec<Image> = (0..25).map(image).collect();
-    let brief: Vec<_> = page.iter().map(Image::brief).collect();
+    let brief: Vec<_> = page.iter().map(glimpse::api::v1::render::brief).collect();
     let mut g = c.benchmark_group("json");
     g.throughput(Throughput::Elements(25));
     g.bench_function("detail_page_25", |b| {

@@ -1,7 +1,7 @@
 //! The one error type of glimpse.
 //!
 //! Every layer (domain rules, storage, HTTP parsing) returns [`Error`]; the HTTP layer turns it
-//! into a status code and the spec's JSON error body in exactly one place (`http::error`), so a
+//! into a status code and the spec's JSON error body in exactly one place (`api::common::error`), so a
 //! rule never has to know how it is reported.
 
 /// Something that stops a request, classified by what the caller should do about it.

@@ -3,7 +3,7 @@
 //! and gauges read at scrape time (pool state, images by status, cached briefly because
 //! counting a large catalog is not free).
 
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::fmt::Write;
 use std::sync::{Mutex, OnceLock};
@@ -27,8 +27,8 @@ fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         let _ = metrics::set_global_recorder(recorder);
         // Histograms queue every observation until they are folded into their buckets, which
-        // happens at a scrape or an upkeep. Without a scraper the queue grew with every
-        // request (tens of MiB over a benchmark run), so fold it every second.
+        // happens at a scrape or an upkeep. Without a scraper the queue would grow with every
+        // request, so fold it every second.
         let upkeep = handle.clone();
         let spawned = std::thread::Builder::new()
             .name("metrics-upkeep".into())
@@ -65,8 +65,12 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub async fn render<S: ImageStore>(&self, store: &S) -> String {
-        let (size, idle, max) = store.pool_stats();
+    pub async fn render<S: Catalog>(&self, store: &S) -> String {
+        let crate::storage::PoolStats {
+            open: size,
+            idle,
+            max,
+        } = store.pool_stats();
         let mut out = handle().render();
         let _ = writeln!(
             out,
@@ -103,7 +107,7 @@ impl Metrics {
         out
     }
 
-    async fn image_counts<S: ImageStore>(&self, store: &S) -> String {
+    async fn image_counts<S: Catalog>(&self, store: &S) -> String {
         if let Ok(guard) = self.counts.lock()
             && let Some((at, text)) = guard.as_ref()
             && at.elapsed() < COUNTS_TTL
@@ -147,9 +151,19 @@ pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration)
         .record(elapsed.as_secs_f64());
 }
 
-/// Requests being served now.
-pub fn in_flight(delta: f64) {
-    metrics::gauge!("glimpse_http_requests_in_flight").increment(delta);
+/// Marks a request as being served; the guard marks it done when dropped, also when the
+/// request is cancelled (the client went away, or the timeout answered first).
+pub fn request_started() -> InFlightGuard {
+    metrics::gauge!("glimpse_http_requests_in_flight").increment(1.0);
+    InFlightGuard
+}
+
+pub struct InFlightGuard;
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        metrics::gauge!("glimpse_http_requests_in_flight").decrement(1.0);
+    }
 }
 
 /// Store operations under way (waiting for a connection or running).

@@ -1,9 +1,9 @@
 //! Starting and stopping the server: the accept loop with its connection limit and header
 //! timeout (a slow client cannot pin the server), and graceful shutdown.
 
+use crate::api::common::caller::Peer;
+use crate::api::{AppState, router};
 use crate::config::ServerConfig;
-use crate::http::caller::Peer;
-use crate::http::{AppState, router};
 use crate::metrics;
 use crate::registry::Registry;
 use crate::storage::sql::{SqlStore, redact_url};
@@ -109,7 +109,7 @@ impl Server {
             ..
         } = self;
         if let Some(ml) = metrics_listener {
-            let metrics_app = crate::http::metrics_router(app.clone());
+            let metrics_app = crate::api::metrics_router(app.clone());
             tokio::spawn(async move {
                 let _ = axum::serve(ml, metrics_app).await;
             });

@@ -2,7 +2,7 @@
 
 use super::http::one_line;
 // `image show` prints the detailed fields in the order of the `x-image-meta-*` headers.
-use crate::domain::image::META_FIELDS as FIELDS;
+use crate::api::v1::meta_headers::META_FIELDS as FIELDS;
 use serde_json::Value;
 
 /// A JSON value as a table cell: strings bare, null as `-`, control characters escaped.

@@ -47,38 +47,6 @@ impl fmt::Display for ImageId {
     }
 }
 
-/// The fields rendered as `x-image-meta-<field>` headers, in order.
-pub const META_FIELDS: [&str; 18] = [
-    "id",
-    "name",
-    "status",
-    "disk_format",
-    "container_format",
-    "size",
-    "virtual_size",
-    "checksum",
-    "min_disk",
-    "min_ram",
-    "is_public",
-    "protected",
-    "owner",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "deleted",
-    "location",
-];
-
-/// One `x-image-meta-*` value before rendering. Booleans render `True`/`False`, as the
-/// reference wrote them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetaValue<'a> {
-    Text(&'a str),
-    Int(i64),
-    Bool(bool),
-    Time(Timestamp),
-}
-
 /// Custom key/value properties, ordered by name so output is deterministic.
 pub type Properties = BTreeMap<String, String>;
 
@@ -111,58 +79,10 @@ pub struct Image {
     pub version: i64,
 }
 
-/// The brief form of `GET /images`: exactly these six fields.
-#[derive(Debug, Serialize)]
-pub struct BriefImage<'a> {
-    pub id: &'a ImageId,
-    pub name: &'a Option<String>,
-    pub size: Option<i64>,
-    pub disk_format: &'a Option<String>,
-    pub container_format: &'a Option<String>,
-    pub checksum: &'a Option<String>,
-}
-
 impl Image {
-    pub fn brief(&self) -> BriefImage<'_> {
-        BriefImage {
-            id: &self.id,
-            name: &self.name,
-            size: self.size,
-            disk_format: &self.disk_format,
-            container_format: &self.container_format,
-            checksum: &self.checksum,
-        }
-    }
-
-    /// A strong entity tag: the id and the version counter, so it changes with every change.
-    pub fn etag(&self) -> String {
-        format!("\"{}-{}\"", self.id.as_str().replace('-', ""), self.version)
-    }
-
-    /// The values of the `x-image-meta-*` headers, in [`META_FIELDS`] order: `None` for a
-    /// null field. Borrowed and typed rather than rendered to strings, since every
-    /// `GET`/`HEAD /images/<id>` renders all of them.
-    pub fn meta_fields(&self) -> [Option<MetaValue<'_>>; META_FIELDS.len()] {
-        use MetaValue::{Bool, Int, Text, Time};
-        [
-            Some(Text(self.id.as_str())),
-            self.name.as_deref().map(Text),
-            Some(Text(self.status.as_str())),
-            self.disk_format.as_deref().map(Text),
-            self.container_format.as_deref().map(Text),
-            self.size.map(Int),
-            self.virtual_size.map(Int),
-            self.checksum.as_deref().map(Text),
-            Some(Int(self.min_disk)),
-            Some(Int(self.min_ram)),
-            Some(Bool(self.is_public)),
-            Some(Bool(self.protected)),
-            self.owner.as_deref().map(Text),
-            Some(Time(self.created_at)),
-            Some(Time(self.updated_at)),
-            self.deleted_at.map(Time),
-            Some(Bool(self.deleted)),
-            self.location.as_deref().map(Text),
-        ]
+    /// What names this version of the image in a conditional request (the opaque part of its
+    /// entity tag): the id and the version counter, so it changes with every change.
+    pub fn version_tag(&self) -> String {
+        format!("{}-{}", self.id.as_str().replace('-', ""), self.version)
     }
 }

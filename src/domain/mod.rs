@@ -8,6 +8,7 @@ pub mod formats;
 pub mod image;
 pub mod input;
 pub mod member;
+pub mod precondition;
 pub mod query;
 pub mod status;
 pub mod timestamp;

@@ -1,9 +1,8 @@
-//! What a list request asks for: filters, scope, order and page, parsed and validated from the
-//! query string. The storage layer compiles this into SQL in one place.
+//! What a list request means: filters, scope, order and page, and which scope a caller may
+//! ask for. The API layer reads the parameters; the storage layer compiles the query into SQL
+//! in one place.
 
-use super::{Caller, ImageId, Status, Timestamp};
-use crate::error::Error;
-use std::collections::HashSet;
+use super::{Caller, ImageId, Timestamp};
 
 /// Which images a caller's query may return, before any filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +54,7 @@ pub enum SortKey {
 }
 
 impl SortKey {
-    const ALL: [SortKey; 8] = [
+    pub const ALL: [SortKey; 8] = [
         SortKey::Id,
         SortKey::Name,
         SortKey::Status,
@@ -140,172 +139,78 @@ impl Default for PageLimits {
     }
 }
 
-const PROPERTY_PREFIX: &str = "property-";
-
-fn int(name: &str, v: &str) -> Result<i64, Error> {
-    v.trim()
-        .parse::<i64>()
-        .map_err(|_| Error::bad_request(format!("Invalid {name} '{v}': {name} must be an integer")))
+/// The admin's choice of visibility with `is_public`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicScope {
+    /// `true` (and the default): public plus the admin's own and shared images.
+    Public,
+    /// `false`: only images that are not public.
+    NonPublic,
+    /// `none`: every image.
+    Any,
 }
 
-fn boolean(name: &str, v: &str) -> Result<bool, Error> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::bad_request(format!(
-            "Invalid {name} '{v}': {name} must be true or false"
-        ))),
-    }
+/// What a list request asked for, each value already of its type; `None` where the request
+/// left it out. [`ListQuery::for_caller`] turns it into what the caller may have.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListParams {
+    pub filters: Filters,
+    /// Admin only (see [`may_choose_scope`]).
+    pub is_public: Option<PublicScope>,
+    /// Admin only: `true` lists only deleted images.
+    pub deleted: Option<bool>,
+    pub sort_key: Option<SortKey>,
+    pub sort_dir: Option<SortDir>,
+    pub limit: Option<u64>,
+    pub marker: Option<ImageId>,
+}
+
+/// Whether the caller may choose the visibility and deleted scope of a list (`is_public`,
+/// `deleted`). For anyone else those parameters are ignored, as the reference ignored them.
+pub fn may_choose_scope(caller: &Caller) -> bool {
+    caller.is_admin
 }
 
 impl ListQuery {
-    /// Parses decoded query-string pairs. Unknown parameters are ignored (as in the
-    /// reference); a known parameter given twice is 400, since which one wins is a guess.
-    pub fn parse(
-        pairs: &[(String, String)],
-        caller: &Caller,
-        limits: PageLimits,
-    ) -> Result<Self, Error> {
-        let mut seen = HashSet::new();
-        for (k, _) in pairs {
-            let known = k.starts_with(PROPERTY_PREFIX)
-                || matches!(
-                    k.as_str(),
-                    "name"
-                        | "status"
-                        | "disk_format"
-                        | "container_format"
-                        | "min_ram"
-                        | "min_disk"
-                        | "protected"
-                        | "size_min"
-                        | "size_max"
-                        | "changes-since"
-                        | "is_public"
-                        | "deleted"
-                        | "sort_key"
-                        | "sort_dir"
-                        | "limit"
-                        | "marker"
-                );
-            if known && !seen.insert(k.as_str()) {
-                return Err(Error::bad_request(format!(
-                    "Query parameter '{k}' was given more than once"
-                )));
-            }
-        }
-        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-
-        let mut filters = Filters {
-            name: get("name").map(str::to_owned),
-            status: get("status").map(str::to_owned),
-            disk_format: get("disk_format").map(str::to_owned),
-            container_format: get("container_format").map(str::to_owned),
-            min_ram: get("min_ram").map(|v| int("min_ram", v)).transpose()?,
-            min_disk: get("min_disk").map(|v| int("min_disk", v)).transpose()?,
-            protected: get("protected")
-                .map(|v| boolean("protected", v))
-                .transpose()?,
-            size_min: get("size_min").map(|v| int("size_min", v)).transpose()?,
-            size_max: get("size_max").map(|v| int("size_max", v)).transpose()?,
-            changes_since: get("changes-since")
-                .map(Timestamp::parse_iso8601)
-                .transpose()?,
-            properties: Vec::new(),
+    /// The query a caller gets for what they asked: their visibility, the deleted scope
+    /// (`changes-since` reports deletions), the default order and the page size within
+    /// `limits`.
+    pub fn for_caller(params: ListParams, caller: &Caller, limits: PageLimits) -> Self {
+        let reports_changes = params.filters.changes_since.is_some();
+        let default_deleted = if reports_changes {
+            DeletedScope::All
+        } else {
+            DeletedScope::Live
         };
-        for (k, v) in pairs {
-            if let Some(prop) = k.strip_prefix(PROPERTY_PREFIX) {
-                filters.properties.push((prop.to_owned(), v.clone()));
-            }
-        }
-        if let Some(s) = &filters.status {
-            // Reject typos loudly rather than silently matching nothing.
-            s.parse::<Status>()?;
-        }
-
-        let (visibility, deleted) = if caller.is_admin {
-            let visibility = match get("is_public").map(str::to_ascii_lowercase).as_deref() {
-                None | Some("true") => Visibility::PublicOwnShared {
+        let (visibility, deleted) = if may_choose_scope(caller) {
+            let visibility = match params.is_public.unwrap_or(PublicScope::Public) {
+                PublicScope::Public => Visibility::PublicOwnShared {
                     owner: caller.owner.clone(),
                 },
-                Some("false") => Visibility::NonPublic,
-                Some("none") => Visibility::Everything,
-                Some(other) => {
-                    return Err(Error::bad_request(format!(
-                        "Invalid is_public '{other}': is_public must be true, false or none"
-                    )));
-                }
+                PublicScope::NonPublic => Visibility::NonPublic,
+                PublicScope::Any => Visibility::Everything,
             };
-            let deleted = match get("deleted").map(|v| boolean("deleted", v)).transpose()? {
+            let deleted = match params.deleted {
                 Some(true) => DeletedScope::DeletedOnly,
                 Some(false) => DeletedScope::Live,
-                None if filters.changes_since.is_some() => DeletedScope::All,
-                None => DeletedScope::Live,
+                None => default_deleted,
             };
             (visibility, deleted)
         } else {
-            let deleted = if filters.changes_since.is_some() {
-                DeletedScope::All
-            } else {
-                DeletedScope::Live
+            let visibility = Visibility::Visible {
+                owner: caller.owner.clone(),
             };
-            (
-                Visibility::Visible {
-                    owner: caller.owner.clone(),
-                },
-                deleted,
-            )
+            (visibility, default_deleted)
         };
-
-        let sort_key = match get("sort_key") {
-            None => SortKey::CreatedAt,
-            Some(v) => SortKey::ALL
-                .into_iter()
-                .find(|k| k.as_str() == v)
-                .ok_or_else(|| {
-                    Error::bad_request(format!(
-                        "Invalid sort_key '{v}': sort_key must be one of {}",
-                        SortKey::ALL.map(SortKey::as_str).join(", ")
-                    ))
-                })?,
-        };
-        let sort_dir = match get("sort_dir") {
-            None | Some("desc") => SortDir::Desc,
-            Some("asc") => SortDir::Asc,
-            Some(v) => {
-                return Err(Error::bad_request(format!(
-                    "Invalid sort_dir '{v}': sort_dir must be asc or desc"
-                )));
-            }
-        };
-        let limit = match get("limit") {
-            None => limits.default,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| {
-                    Error::bad_request(format!(
-                        "Invalid limit '{v}': limit must be a non-negative integer"
-                    ))
-                })?
-                .min(limits.max),
-        }
-        .min(limits.max);
-        let marker = match get("marker") {
-            None => None,
-            Some(v) => {
-                Some(ImageId::parse(v).ok_or_else(|| Error::bad_request("Invalid marker format"))?)
-            }
-        };
-        Ok(ListQuery {
+        ListQuery {
             visibility,
             deleted,
-            filters,
-            sort_key,
-            sort_dir,
-            limit,
-            marker,
-        })
+            filters: params.filters,
+            sort_key: params.sort_key.unwrap_or(SortKey::CreatedAt),
+            sort_dir: params.sort_dir.unwrap_or(SortDir::Desc),
+            limit: params.limit.unwrap_or(limits.default).min(limits.max),
+            marker: params.marker,
+        }
     }
 }
 
@@ -313,19 +218,17 @@ impl ListQuery {
 mod tests {
     use super::*;
 
-    fn q(s: &str, caller: &Caller) -> Result<ListQuery, Error> {
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(s.as_bytes()).into_owned().collect();
-        ListQuery::parse(&pairs, caller, PageLimits::default())
-    }
-
     fn tenant() -> Caller {
         Caller::authenticated(Some("t1".into()), None, vec![], true)
     }
 
+    fn query(params: ListParams, caller: &Caller) -> ListQuery {
+        ListQuery::for_caller(params, caller, PageLimits::default())
+    }
+
     #[test]
     fn defaults() {
-        let lq = q("", &Caller::anonymous_admin()).unwrap();
+        let lq = query(ListParams::default(), &Caller::anonymous_admin());
         assert_eq!(lq.sort_key, SortKey::CreatedAt);
         assert_eq!(lq.sort_dir, SortDir::Desc);
         assert_eq!(lq.limit, 25);
@@ -334,43 +237,25 @@ mod tests {
     }
 
     #[test]
-    fn limit_is_capped_and_validated() {
-        assert_eq!(q("limit=5000", &tenant()).unwrap().limit, 1000);
-        assert_eq!(q("limit=0", &tenant()).unwrap().limit, 0);
-        for bad in [
-            "limit=-1",
-            "limit=abc",
-            "limit=1.5",
-            "limit=99999999999999999999999",
-        ] {
-            assert!(q(bad, &tenant()).is_err(), "{bad}");
-        }
+    fn limit_is_capped() {
+        let lq = query(
+            ListParams {
+                limit: Some(5000),
+                ..ListParams::default()
+            },
+            &tenant(),
+        );
+        assert_eq!(lq.limit, 1000);
     }
 
     #[test]
-    fn bad_values_are_400() {
-        for bad in [
-            "sort_key=owner",
-            "sort_dir=up",
-            "size_min=big",
-            "size_max=1e3",
-            "min_ram=x",
-            "protected=maybe",
-            "changes-since=yesterday",
-            "marker=abc",
-            "status=bogus",
-            "name=a&name=b",
-        ] {
-            assert!(
-                matches!(q(bad, &tenant()), Err(Error::BadRequest(_))),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn admin_only_params_are_ignored_for_tenants() {
-        let lq = q("is_public=none&deleted=true&is_public_x=1", &tenant()).unwrap();
+    fn scope_is_the_admins_choice_only() {
+        let asked = ListParams {
+            is_public: Some(PublicScope::Any),
+            deleted: Some(true),
+            ..ListParams::default()
+        };
+        let lq = query(asked.clone(), &tenant());
         assert_eq!(
             lq.visibility,
             Visibility::Visible {
@@ -378,48 +263,15 @@ mod tests {
             }
         );
         assert_eq!(lq.deleted, DeletedScope::Live);
-        let lq = q("is_public=false&deleted=true", &Caller::anonymous_admin()).unwrap();
-        assert_eq!(lq.visibility, Visibility::NonPublic);
+        let lq = query(asked, &Caller::anonymous_admin());
+        assert_eq!(lq.visibility, Visibility::Everything);
         assert_eq!(lq.deleted, DeletedScope::DeletedOnly);
-        assert!(q("is_public=maybe", &Caller::anonymous_admin()).is_err());
     }
 
     #[test]
     fn changes_since_includes_deleted() {
-        let lq = q("changes-since=2011-01-01T00:00:00Z", &tenant()).unwrap();
-        assert_eq!(lq.deleted, DeletedScope::All);
-    }
-
-    #[test]
-    fn property_filters_and_unknown_params() {
-        let lq = q("property-os=linux&property-arch=x86_64&foo=bar", &tenant()).unwrap();
-        assert_eq!(
-            lq.filters.properties,
-            vec![
-                ("os".to_string(), "linux".to_string()),
-                ("arch".to_string(), "x86_64".to_string())
-            ]
-        );
-    }
-}
-
-#[cfg(test)]
-mod properties {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Any query string parses to a query or a 400, never a panic, and a parsed limit
-        /// never exceeds the cap.
-        #[test]
-        fn arbitrary_query_strings(q in "[a-z_=&%0-9.:TZ-]{0,80}") {
-            let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
-            for caller in [Caller::anonymous_admin(), Caller::authenticated(Some("t".into()), None, vec![], true)] {
-                match ListQuery::parse(&pairs, &caller, PageLimits::default()) {
-                    Ok(lq) => prop_assert!(lq.limit <= 1000),
-                    Err(e) => prop_assert!(matches!(e, Error::BadRequest(_))),
-                }
-            }
-        }
+        let mut params = ListParams::default();
+        params.filters.changes_since = Some(Timestamp::now());
+        assert_eq!(query(params, &tenant()).deleted, DeletedScope::All);
     }
 }

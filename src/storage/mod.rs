@@ -1,7 +1,7 @@
-//! Persistence. The rest of glimpse sees only the [`ImageStore`] trait; the SQL backends
+//! Persistence. The rest of glimpse sees only the [`Catalog`] trait; the SQL engines
 //! (SQLite, PostgreSQL, MySQL/MariaDB) live behind it in [`sql`], chosen once at start-up.
 
-pub mod catalog;
+pub mod export;
 pub mod sql;
 
 use crate::domain::member::{Membership, SharedImage};
@@ -16,8 +16,19 @@ use std::future::Future;
 pub trait Edit: Fn(&Image) -> Result<Image> + Send + Sync {}
 impl<F: Fn(&Image) -> Result<Image> + Send + Sync> Edit for F {}
 
-/// Everything the registry needs from a database.
-pub trait ImageStore: Send + Sync + 'static {
+/// Connection gauges, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open now.
+    pub open: u32,
+    /// Of those, connections free for the next operation.
+    pub idle: usize,
+    /// The most connections there can be.
+    pub max: u32,
+}
+
+/// Everything the use cases need from the image catalog.
+pub trait Catalog: Send + Sync + 'static {
     /// Is the database reachable? (`/readyz`)
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
 
@@ -89,8 +100,8 @@ pub trait ImageStore: Send + Sync + 'static {
     /// How many images there are by status (deleted ones counted as `deleted`).
     fn image_counts(&self) -> impl Future<Output = Result<Vec<(String, i64)>>> + Send;
 
-    /// Connection pool gauges: (open, idle, max).
-    fn pool_stats(&self) -> (u32, usize, u32);
+    /// Connection gauges.
+    fn pool_stats(&self) -> PoolStats;
 
     /// Live images shared with `member` that `caller` may know about.
     fn shared_images(

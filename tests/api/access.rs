@@ -1,7 +1,7 @@
 //! Callers and what they may see and change (spec section 2).
 
+use crate::backend_tests;
 use crate::support::{As, id_of};
-use crate::{backend_tests, backend_tests_with};
 use glimpse::config::NoAuth;
 use reqwest::Method;
 use serde_json::json;
@@ -174,7 +174,7 @@ backend_tests! {
     }
 }
 
-backend_tests_with! {
+backend_tests! {
     |c: &mut glimpse::config::ServerConfig| c.noauth = NoAuth::Deny;
 
     async fn no_token_is_401_when_noauth_is_denied(srv: TestServer) {
@@ -194,7 +194,7 @@ backend_tests_with! {
     }
 }
 
-backend_tests_with! {
+backend_tests! {
     |c: &mut glimpse::config::ServerConfig| c.owner_is_tenant = false;
 
     async fn owner_is_the_user_when_so_configured(srv: TestServer) {

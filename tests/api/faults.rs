@@ -3,19 +3,15 @@
 //! was refused either happened completely or not at all.
 
 use crate::proxy::{FaultProxy, Mode};
-use crate::support::{Backend, TestDb, TestServer};
+use crate::support::{Backend, TestDb, TestServer, server_address, with_address};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 async fn start_behind_proxy(backend: Backend) -> (TestServer, FaultProxy) {
     let db = TestDb::create(backend).await;
-    let (upstream, default_port) = match backend {
-        Backend::Postgres => ("127.0.0.1:5432", ":5432/"),
-        Backend::Mysql => ("127.0.0.1:3306", ":3306/"),
-        Backend::Sqlite => unreachable!("SQLite has no network"),
-    };
-    let proxy = FaultProxy::start(upstream).await;
-    let url = db.url.replace(default_port, &format!(":{}/", proxy.port));
+    let upstream = server_address(backend);
+    let proxy = FaultProxy::start(&upstream).await;
+    let url = with_address(&db.url, &format!("127.0.0.1:{}", proxy.port));
     let srv = TestServer::start_on(db, |c| {
         c.database_url = url;
         c.pool.acquire_timeout = Duration::from_secs(1);

@@ -1,8 +1,8 @@
 //! `GET /images` and `GET /images/detail` (spec section 3): filters, scope, order, limits and
 //! the `Link` header.
 
+use crate::backend_tests;
 use crate::support::{As, enc, id_of, keys_of};
-use crate::{backend_tests, backend_tests_with};
 use glimpse::domain::query::PageLimits;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -424,7 +424,7 @@ backend_tests! {
     }
 }
 
-backend_tests_with! {
+backend_tests! {
     |c: &mut glimpse::config::ServerConfig| c.limits = PageLimits { default: 3, max: 5 };
 
     async fn configured_limits(srv: TestServer) {

@@ -5,15 +5,19 @@
 //! valid, and the body validates against the JSON Schema (image schemas are strict, so a new,
 //! renamed or retyped field fails here).
 
+use crate::backend_tests;
 use crate::support::{As, Resp, id_of};
-use crate::{backend_tests, backend_tests_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 const DOC_TEXT: &str = include_str!("../../openapi.json");
-const ROUTER_SRC: &str = include_str!("../../src/http/mod.rs");
+/// The sources that declare routes: each API version's and the shared ones.
+const ROUTER_SRC: [&str; 2] = [
+    include_str!("../../src/api/v1/mod.rs"),
+    include_str!("../../src/api/common/mod.rs"),
+];
 const METHODS: [&str; 5] = ["get", "head", "post", "put", "delete"];
 
 /// The document, with helpers to resolve references and validate against its schemas.
@@ -203,12 +207,14 @@ impl Doc {
 /// The paths the router serves, read from its source (`.route("<path>", ...)`).
 fn routed_paths() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut rest = ROUTER_SRC;
-    while let Some(i) = rest.find(".route(") {
-        rest = rest[i + ".route(".len()..].trim_start();
-        if let Some(lit) = rest.strip_prefix('"') {
-            let end = lit.find('"').expect("closing quote");
-            out.insert(lit[..end].to_owned());
+    for src in ROUTER_SRC {
+        let mut rest = src;
+        while let Some(i) = rest.find(".route(") {
+            rest = rest[i + ".route(".len()..].trim_start();
+            if let Some(lit) = rest.strip_prefix('"') {
+                let end = lit.find('"').expect("closing quote");
+                out.insert(lit[..end].to_owned());
+            }
         }
     }
     out
@@ -566,7 +572,7 @@ backend_tests! {
 
 // A small body limit, so the oversized body fits in the socket buffers and the client finishes
 // sending before the server answers.
-backend_tests_with! { |c: &mut glimpse::config::ServerConfig| c.max_body_bytes = 4096;
+backend_tests! { |c: &mut glimpse::config::ServerConfig| c.max_body_bytes = 4096;
     async fn oversized_bodies_conform(srv: TestServer) {
         let doc = Doc::load();
         let admin = Checked { doc: &doc, who: srv.admin() };

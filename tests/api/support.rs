@@ -11,8 +11,51 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use std::time::Duration;
 
-pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-pub const MYSQL_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306/test";
+/// The database servers of the tests: a URL of an existing database that an admin user can
+/// connect to; each test creates its own database next to it.
+const POSTGRES_URL_ENV: &str = "GLIMPSE_TEST_POSTGRES_URL";
+const MYSQL_URL_ENV: &str = "GLIMPSE_TEST_MYSQL_URL";
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// The admin URL of a backend's database server (`GLIMPSE_TEST_POSTGRES_URL`,
+/// `GLIMPSE_TEST_MYSQL_URL`, or the local defaults).
+pub fn admin_url(backend: Backend) -> String {
+    let (env, default) = match backend {
+        Backend::Postgres => (POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL),
+        Backend::Mysql => (MYSQL_URL_ENV, DEFAULT_MYSQL_URL),
+        Backend::Sqlite => panic!("SQLite has no database server"),
+    };
+    std::env::var(env).unwrap_or_else(|_| default.to_owned())
+}
+
+/// The URL of database `name` on the backend's server.
+pub fn database_url(backend: Backend, name: &str) -> String {
+    let mut url = url::Url::parse(&admin_url(backend))
+        .unwrap_or_else(|e| panic!("invalid test database URL for {backend:?}: {e}"));
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// `host:port` of the backend's database server.
+pub fn server_address(backend: Backend) -> String {
+    let url = url::Url::parse(&admin_url(backend))
+        .unwrap_or_else(|e| panic!("invalid test database URL for {backend:?}: {e}"));
+    let port = url.port().unwrap_or(match backend {
+        Backend::Mysql => 3306,
+        _ => 5432,
+    });
+    format!("{}:{port}", url.host_str().unwrap_or("127.0.0.1"))
+}
+
+/// `url` with its host and port replaced by `address` (`host:port`).
+pub fn with_address(url: &str, address: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap_or_else(|e| panic!("invalid URL {url}: {e}"));
+    let (host, port) = address.rsplit_once(':').expect("host:port");
+    u.set_host(Some(host)).expect("host");
+    u.set_port(Some(port.parse().expect("port"))).expect("port");
+    u.to_string()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -46,7 +89,7 @@ impl TestDb {
             Backend::Postgres => {
                 admin_exec(backend, &format!("CREATE DATABASE {name}")).await;
                 TestDb {
-                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    url: database_url(backend, &name),
                     backend,
                     name,
                     _dir: None,
@@ -59,7 +102,7 @@ impl TestDb {
                 )
                 .await;
                 TestDb {
-                    url: format!("mysql://root@127.0.0.1:3306/{name}"),
+                    url: database_url(backend, &name),
                     backend,
                     name,
                     _dir: None,
@@ -74,20 +117,24 @@ impl TestDb {
 pub async fn admin_exec(backend: Backend, sql: &str) {
     use sqlx::Connection;
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    let admin = match backend {
+        Backend::Sqlite => return,
+        _ => admin_url(backend),
+    };
     match backend {
         Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(PG_ADMIN_URL)
+            let mut c = sqlx::PgConnection::connect(&admin)
                 .await
-                .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {PG_ADMIN_URL} ({e}); start it (see .ci/run)"));
+                .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {admin} ({e}); start it (see .ci/run) or set {POSTGRES_URL_ENV}"));
             sqlx::query(sql)
                 .execute(&mut c)
                 .await
                 .expect("admin statement");
         }
         Backend::Mysql => {
-            let mut c = sqlx::MySqlConnection::connect(MYSQL_ADMIN_URL)
+            let mut c = sqlx::MySqlConnection::connect(&admin)
                 .await
-                .unwrap_or_else(|e| panic!("MariaDB is not reachable at {MYSQL_ADMIN_URL} ({e}); start it (see .ci/run)"));
+                .unwrap_or_else(|e| panic!("MariaDB is not reachable at {admin} ({e}); start it (see .ci/run) or set {MYSQL_URL_ENV}"));
             sqlx::query(sql)
                 .execute(&mut c)
                 .await
@@ -466,43 +513,19 @@ impl As<'_> {
     }
 }
 
-/// Declares one test per backend for each story: `mod <story> { sqlite, postgres, mysql }`.
-/// The same code runs against every engine; select engines with nextest filters
-/// (for example `cargo nextest run -E 'not test(/mysql$/)'`).
+/// Generates, for each `async fn name(srv: TestServer) { ... }`, a module `name` with one
+/// test per backend (`name::sqlite`, `name::postgres`, `name::mysql`), each on a fresh server
+/// and database. An optional `$tweak;` first (a `FnOnce(&mut ServerConfig)`) changes the
+/// configuration of those servers. Select engines with nextest filters (for example
+/// `cargo nextest run -E 'not test(/mysql$/)'`).
 #[macro_export]
 macro_rules! backend_tests {
     ($(async fn $name:ident($srv:ident: TestServer) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-                use $crate::support::{Backend, TestServer};
-
-                async fn story($srv: TestServer) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    story(TestServer::start(Backend::Sqlite).await).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    story(TestServer::start(Backend::Postgres).await).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    story(TestServer::start(Backend::Mysql).await).await
-                }
-            }
-        )*
+        $crate::backend_tests! {
+            |_: &mut glimpse::config::ServerConfig| {};
+            $(async fn $name($srv: TestServer) $body)*
+        }
     };
-}
-
-/// Like [`backend_tests!`], on servers whose configuration `$tweak` (a
-/// `FnOnce(&mut ServerConfig)`) changes first.
-#[macro_export]
-macro_rules! backend_tests_with {
     ($tweak:expr; $(async fn $name:ident($srv:ident: TestServer) $body:block)*) => {
         $(
             mod $name {

@@ -2,8 +2,8 @@
 //! 400 (413 for the property quota and oversized bodies) with a message naming the field, and
 //! nothing is written.
 
+use crate::backend_tests;
 use crate::support::{As, id_of};
-use crate::{backend_tests, backend_tests_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -410,7 +410,7 @@ backend_tests! {
     }
 }
 
-backend_tests_with! {
+backend_tests! {
     |c: &mut glimpse::config::ServerConfig| {
         c.max_body_bytes = 2048;
         c.rules.max_properties = 3;

@@ -65,7 +65,7 @@ pub fn deleted_scope(scope: DeletedScope) -> Option<Condition> {
 }
 
 /// Exact-match, range and property filters. `selective[i]` says whether property filter `i`
-/// matches few enough images to drive the query (see `ops::probe_selectivity`).
+/// matches few enough images to drive the query (see `catalog::probe_selectivity`).
 pub fn filters(b: Backend, f: &Filters, selective: &[bool]) -> Condition {
     let mut c = Cond::all();
     let text = [

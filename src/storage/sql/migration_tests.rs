@@ -1,12 +1,13 @@
 //! The migrations on a catalog that already holds images: a database created by an earlier
 //! glimpse must come through an upgrade with every image's properties readable.
 
-use super::{
-    MYSQL_MIGRATIONS, POSTGRES_MIGRATIONS, PoolSettings, Pools, SQLITE_MIGRATIONS, SqlStore,
-};
+use super::engine::{mysql, postgres, sqlite};
+use super::test_db::TestDb;
+use super::{PoolSettings, SqlStore};
+use crate::api::v1::list_params::ParseListQuery;
 use crate::domain::query::{ListQuery, PageLimits, Visibility};
 use crate::domain::{Caller, ImageId};
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use std::borrow::Cow;
@@ -47,25 +48,31 @@ const OLD_ROWS: &[&str] = &[
      ('00000000-0000-4000-8000-000000000001', 'note', 'say \"hi\" to é, {x}: [1]')",
 ];
 
+/// Applies the migrations before the property map and writes [`OLD_ROWS`] on a connection
+/// of its own, as an earlier glimpse would have.
+async fn old_catalog<C: Connection + sqlx::migrate::Migrate>(url: &str, all: &Migrator)
+where
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let Ok(mut conn) = C::connect(url).await else {
+        panic!("the database opens: {url}")
+    };
+    let applied = before_property_map(all)
+        .run_direct(None, &mut conn, false)
+        .await;
+    assert!(applied.is_ok(), "older migrations: {applied:?}");
+    for sql in OLD_ROWS {
+        let done = sqlx::raw_sql(*sql).execute(&mut conn).await.map(|_| ());
+        assert!(done.is_ok(), "{sql}: {done:?}");
+    }
+    let _ = conn.close().await;
+}
+
 /// Upgrades a database holding [`OLD_ROWS`] and checks what a reader gets.
 async fn upgrade_keeps_properties(url: &str) {
     let Ok(store) = SqlStore::connect(url, &PoolSettings::default()).await else {
         panic!("store opens: {url}")
     };
-    let applied = match &store.pools {
-        Pools::Sqlite { write, .. } => before_property_map(&SQLITE_MIGRATIONS).run(write).await,
-        Pools::Postgres(p) => before_property_map(&POSTGRES_MIGRATIONS).run(p).await,
-        Pools::MySql(p) => before_property_map(&MYSQL_MIGRATIONS).run(p).await,
-    };
-    assert!(applied.is_ok(), "older migrations: {applied:?}");
-    for sql in OLD_ROWS {
-        let done = match &store.pools {
-            Pools::Sqlite { write, .. } => sqlx::raw_sql(*sql).execute(write).await.map(|_| ()),
-            Pools::Postgres(p) => sqlx::raw_sql(*sql).execute(p).await.map(|_| ()),
-            Pools::MySql(p) => sqlx::raw_sql(*sql).execute(p).await.map(|_| ()),
-        };
-        assert!(done.is_ok(), "{sql}: {done:?}");
-    }
     let migrated = store.migrate().await;
     assert!(migrated.is_ok(), "upgrade: {migrated:?}");
 
@@ -109,41 +116,24 @@ async fn upgrade_keeps_properties(url: &str) {
 
 #[tokio::test]
 async fn an_upgraded_sqlite_catalog_keeps_every_property() {
-    let Ok(dir) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    let url = format!("sqlite://{}", dir.path().join("upgrade.db").display());
-    upgrade_keeps_properties(&url).await;
-}
-
-/// Runs `sql` on the server behind `admin_url` (creating and dropping test databases).
-async fn admin<C: Connection>(admin_url: &str, sql: String)
-where
-    for<'c> &'c mut C: sqlx::Executor<'c>,
-{
-    let Ok(mut c) = C::connect(admin_url).await else {
-        panic!("the database server must be running for this test: {admin_url}")
-    };
-    let done = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&mut c)
-        .await;
-    assert!(done.is_ok(), "{:?}", done.err());
+    let db = TestDb::sqlite();
+    let url = format!("{}?mode=rwc", db.url);
+    old_catalog::<sqlx::SqliteConnection>(&url, &sqlite::MIGRATIONS).await;
+    upgrade_keeps_properties(&db.url).await;
 }
 
 #[tokio::test]
 async fn an_upgraded_postgresql_catalog_keeps_every_property() {
-    const ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-    let name = format!("glimpse_m_{}", uuid::Uuid::new_v4().simple());
-    admin::<sqlx::PgConnection>(ADMIN, format!("CREATE DATABASE {name}")).await;
-    upgrade_keeps_properties(&format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
-    admin::<sqlx::PgConnection>(ADMIN, format!("DROP DATABASE {name} WITH (FORCE)")).await;
+    let db = TestDb::postgres().await;
+    old_catalog::<sqlx::PgConnection>(&db.url, &postgres::MIGRATIONS).await;
+    upgrade_keeps_properties(&db.url).await;
+    db.drop_database().await;
 }
 
 #[tokio::test]
 async fn an_upgraded_mysql_catalog_keeps_every_property() {
-    const ADMIN: &str = "mysql://root@127.0.0.1:3306/test";
-    let name = format!("glimpse_m_{}", uuid::Uuid::new_v4().simple());
-    admin::<sqlx::MySqlConnection>(ADMIN, format!("CREATE DATABASE {name}")).await;
-    upgrade_keeps_properties(&format!("mysql://root@127.0.0.1:3306/{name}")).await;
-    admin::<sqlx::MySqlConnection>(ADMIN, format!("DROP DATABASE {name}")).await;
+    let db = TestDb::mysql().await;
+    old_catalog::<sqlx::MySqlConnection>(&db.url, &mysql::MIGRATIONS).await;
+    upgrade_keeps_properties(&db.url).await;
+    db.drop_database().await;
 }

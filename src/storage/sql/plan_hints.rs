@@ -1,8 +1,8 @@
-//! Remembered verdicts of the property-filter probe (see `ops::probe_selectivity`).
+//! Remembered verdicts of the property-filter probe (see `catalog::probe_selectivity`).
 //!
 //! Telling a frequent value from a rare one costs a probe that reads up to the selectivity
-//! threshold of entries (2,000 at a million images; on PostgreSQL each entry is also a heap
-//! visit, ~5 ms in all), and it is the frequent values — the ones clients filter on again and
+//! threshold of entries (on PostgreSQL each entry is also a heap visit), and it is the
+//! frequent values — the ones clients filter on again and
 //! again (`os_distro=ubuntu`) — that pay it in full. A value found frequent stays so for a
 //! while, so the verdict is kept for a minute. Only the plan depends on it, never the result:
 //! a stale verdict can make a query slower for at most a minute, never wrong. Rare values

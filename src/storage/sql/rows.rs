@@ -1,37 +1,13 @@
-//! Decoding rows into domain values, per backend row type.
+//! Decoding rows into domain values: one mapping per kind of row, by column position, over
+//! every engine's rows (see [`Columns`]).
 
+use super::engine::{Columns, DbError, Decode};
 use super::schema::*;
 use crate::domain::image::Properties;
 use crate::domain::member::{Membership, SharedImage};
 use crate::domain::{Image, ImageId, Timestamp};
 use crate::error::Error;
-use sqlx::Row;
-use sqlx::mysql::MySqlRow;
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
-use time::PrimitiveDateTime;
-
-/// Row access that differs between backends: SQLite keeps timestamps as fixed-width text,
-/// PostgreSQL and MySQL as native microsecond timestamps.
-pub trait DecodeRow {
-    fn ts_opt(&self, col: &str) -> Result<Option<Timestamp>, sqlx::Error>;
-    fn image(&self, with_properties: bool) -> Result<Image, sqlx::Error>;
-    fn membership(&self) -> Result<Membership, sqlx::Error>;
-    fn shared(&self) -> Result<SharedImage, sqlx::Error>;
-}
-
-/// The image columns of a row, by their place in [`IMAGE_COLUMNS`]. What differs between row
-/// types (sqlx's, per backend, and rusqlite's for SQLite point reads) is only how a value is
-/// fetched; [`decode_image`] is the one mapping from columns to an [`Image`].
-pub trait ImageColumns {
-    type Error;
-    fn string(&self, c: usize) -> Result<Option<String>, Self::Error>;
-    fn int(&self, c: usize) -> Result<Option<i64>, Self::Error>;
-    fn flag(&self, c: usize) -> Result<bool, Self::Error>;
-    fn timestamp(&self, c: usize) -> Result<Option<Timestamp>, Self::Error>;
-    /// A value the column cannot hold (a NULL in a required column, an unknown status).
-    fn invalid(&self, c: usize, e: Error) -> Self::Error;
-}
+use crate::storage::export::CatalogMember;
 
 /// The text of the [`PROPERTY_MAP`] column for `properties`.
 pub fn encode_properties(properties: &Properties) -> Result<String, Error> {
@@ -43,114 +19,133 @@ fn decode_properties(text: &str) -> Result<Properties, Error> {
     serde_json::from_str(text).map_err(|e| Error::Internal(format!("unreadable property map: {e}")))
 }
 
-/// An image from a row of the image columns; its properties only `with_properties` (brief
-/// lists and markers do not show them, and decoding them is most of a brief list's work).
-pub fn decode_image<R: ImageColumns>(r: &R, with_properties: bool) -> Result<Image, R::Error> {
-    let null = |c: usize| r.invalid(c, Error::Internal("unexpected NULL".into()));
-    let int = |c: usize| r.int(c)?.ok_or_else(|| null(c));
-    let ts = |c: usize| r.timestamp(c)?.ok_or_else(|| null(c));
-    let text = |c: usize| r.string(c)?.ok_or_else(|| null(c));
-    Ok(Image {
-        id: ImageId::from_trusted(text(const { col(ID) })?),
-        name: r.string(const { col(NAME) })?,
-        status: text(const { col(STATUS) })?
-            .parse()
-            .map_err(|e| r.invalid(const { col(STATUS) }, e))?,
-        disk_format: r.string(const { col(DISK_FORMAT) })?,
-        container_format: r.string(const { col(CONTAINER_FORMAT) })?,
-        size: r.int(const { col(SIZE) })?,
-        virtual_size: r.int(const { col(VIRTUAL_SIZE) })?,
-        checksum: r.string(const { col(CHECKSUM) })?,
-        min_disk: int(const { col(MIN_DISK) })?,
-        min_ram: int(const { col(MIN_RAM) })?,
-        is_public: r.flag(const { col(IS_PUBLIC) })?,
-        protected: r.flag(const { col(PROTECTED) })?,
-        owner: r.string(const { col(OWNER) })?,
-        location: r.string(const { col(LOCATION) })?,
-        created_at: ts(const { col(CREATED_AT) })?,
-        updated_at: ts(const { col(UPDATED_AT) })?,
-        deleted_at: r.timestamp(const { col(DELETED_AT) })?,
-        deleted: r.flag(const { col(DELETED) })?,
-        properties: if with_properties {
-            let c = const { col(PROPERTY_MAP) };
-            decode_properties(&text(c)?).map_err(|e| r.invalid(c, e))?
-        } else {
-            Properties::new()
-        },
-        version: int(const { col(VERSION) })?,
-    })
+fn required<T>(c: usize, v: Option<T>) -> Result<T, DbError> {
+    v.ok_or_else(|| DbError::invalid(c, "unexpected NULL"))
 }
 
-fn decode_err(col: &str, e: impl std::fmt::Display) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: col.to_string(),
-        source: e.to_string().into(),
+/// An image from a row of [`IMAGE_COLUMNS`]; its properties only `with_properties` (brief
+/// lists and markers do not show them, and decoding them is most of a brief list's work).
+pub struct ImageRow {
+    pub with_properties: bool,
+}
+
+impl Decode for ImageRow {
+    type Out = Image;
+
+    fn decode<R: Columns>(&self, r: &R) -> Result<Image, DbError> {
+        let int = |c: usize| required(c, r.int(c)?);
+        let ts = |c: usize| required(c, r.timestamp(c)?);
+        let text = |c: usize| required(c, r.string(c)?);
+        Ok(Image {
+            id: ImageId::from_trusted(text(const { col(ID) })?),
+            name: r.string(const { col(NAME) })?,
+            status: text(const { col(STATUS) })?
+                .parse()
+                .map_err(|e: Error| DbError::invalid(const { col(STATUS) }, e))?,
+            disk_format: r.string(const { col(DISK_FORMAT) })?,
+            container_format: r.string(const { col(CONTAINER_FORMAT) })?,
+            size: r.int(const { col(SIZE) })?,
+            virtual_size: r.int(const { col(VIRTUAL_SIZE) })?,
+            checksum: r.string(const { col(CHECKSUM) })?,
+            min_disk: int(const { col(MIN_DISK) })?,
+            min_ram: int(const { col(MIN_RAM) })?,
+            is_public: r.flag(const { col(IS_PUBLIC) })?,
+            protected: r.flag(const { col(PROTECTED) })?,
+            owner: r.string(const { col(OWNER) })?,
+            location: r.string(const { col(LOCATION) })?,
+            created_at: ts(const { col(CREATED_AT) })?,
+            updated_at: ts(const { col(UPDATED_AT) })?,
+            deleted_at: r.timestamp(const { col(DELETED_AT) })?,
+            deleted: r.flag(const { col(DELETED) })?,
+            properties: if self.with_properties {
+                let c = const { col(PROPERTY_MAP) };
+                decode_properties(&text(c)?).map_err(|e| DbError::invalid(c, e))?
+            } else {
+                Properties::new()
+            },
+            version: int(const { col(VERSION) })?,
+        })
     }
 }
 
-macro_rules! impl_decode_row {
-    ($row:ty, |$r:ident, $col:ident| $ts:expr) => {
-        impl DecodeRow for $row {
-            fn ts_opt(&self, $col: &str) -> Result<Option<Timestamp>, sqlx::Error> {
-                let $r = self;
-                $ts
-            }
+/// A membership from `(member, can_share)` ([`super::statements::select_members`]).
+pub struct MemberRow;
 
-            fn image(&self, with_properties: bool) -> Result<Image, sqlx::Error> {
-                decode_image(self, with_properties)
-            }
+impl Decode for MemberRow {
+    type Out = Membership;
 
-            fn membership(&self) -> Result<Membership, sqlx::Error> {
-                Ok(Membership {
-                    member_id: self.try_get("member")?,
-                    can_share: self.try_get("can_share")?,
-                })
-            }
-
-            fn shared(&self) -> Result<SharedImage, sqlx::Error> {
-                Ok(SharedImage {
-                    image_id: ImageId::from_trusted(self.try_get("image_id")?),
-                    can_share: self.try_get("can_share")?,
-                })
-            }
-        }
-
-        impl ImageColumns for $row {
-            type Error = sqlx::Error;
-
-            fn string(&self, c: usize) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(IMAGE_COLUMNS[c])
-            }
-
-            fn int(&self, c: usize) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(IMAGE_COLUMNS[c])
-            }
-
-            fn flag(&self, c: usize) -> Result<bool, sqlx::Error> {
-                self.try_get(IMAGE_COLUMNS[c])
-            }
-
-            fn timestamp(&self, c: usize) -> Result<Option<Timestamp>, sqlx::Error> {
-                self.ts_opt(IMAGE_COLUMNS[c])
-            }
-
-            fn invalid(&self, c: usize, e: Error) -> sqlx::Error {
-                decode_err(IMAGE_COLUMNS[c], e)
-            }
-        }
-    };
+    fn decode<R: Columns>(&self, r: &R) -> Result<Membership, DbError> {
+        Ok(Membership {
+            member_id: required(0, r.string(0)?)?,
+            can_share: r.flag(1)?,
+        })
+    }
 }
 
-impl_decode_row!(SqliteRow, |r, col| {
-    let s: Option<String> = r.try_get(col)?;
-    s.map(|s| Timestamp::from_sql_text(&s).map_err(|e| decode_err(col, e)))
-        .transpose()
-});
-impl_decode_row!(PgRow, |r, col| {
-    let t: Option<PrimitiveDateTime> = r.try_get(col)?;
-    Ok(t.map(Timestamp::from_primitive))
-});
-impl_decode_row!(MySqlRow, |r, col| {
-    let t: Option<PrimitiveDateTime> = r.try_get(col)?;
-    Ok(t.map(Timestamp::from_primitive))
-});
+/// A shared image from `(image_id, can_share)` ([`super::statements::select_shared`]).
+pub struct SharedRow;
+
+impl Decode for SharedRow {
+    type Out = SharedImage;
+
+    fn decode<R: Columns>(&self, r: &R) -> Result<SharedImage, DbError> {
+        Ok(SharedImage {
+            image_id: ImageId::from_trusted(required(0, r.string(0)?)?),
+            can_share: r.flag(1)?,
+        })
+    }
+}
+
+/// `(status, n)` ([`super::statements::count_by_status`]).
+pub struct CountRow;
+
+impl Decode for CountRow {
+    type Out = (String, i64);
+
+    fn decode<R: Columns>(&self, r: &R) -> Result<(String, i64), DbError> {
+        Ok((required(0, r.string(0)?)?, required(1, r.int(1)?)?))
+    }
+}
+
+/// The first column, a text (ids).
+pub struct TextRow;
+
+impl Decode for TextRow {
+    type Out = String;
+
+    fn decode<R: Columns>(&self, r: &R) -> Result<String, DbError> {
+        required(0, r.string(0)?)
+    }
+}
+
+/// Nothing from the row: for rows that are only counted.
+pub struct AnyRow;
+
+impl Decode for AnyRow {
+    type Out = ();
+
+    fn decode<R: Columns>(&self, _r: &R) -> Result<(), DbError> {
+        Ok(())
+    }
+}
+
+/// `(image_id, member, can_share, created_at, updated_at)`
+/// ([`super::statements::select_members_of`]), for export.
+pub struct ExportMemberRow;
+
+impl Decode for ExportMemberRow {
+    type Out = (String, CatalogMember);
+
+    fn decode<R: Columns>(&self, r: &R) -> Result<(String, CatalogMember), DbError> {
+        let ts = |c: usize| -> Result<Timestamp, DbError> { required(c, r.timestamp(c)?) };
+        Ok((
+            required(0, r.string(0)?)?,
+            CatalogMember {
+                member: required(1, r.string(1)?)?,
+                can_share: r.flag(2)?,
+                created_at: ts(3)?,
+                updated_at: ts(4)?,
+            },
+        ))
+    }
+}

@@ -22,8 +22,8 @@ pub const DELETED: &str = "deleted";
 pub const VERSION: &str = "version";
 /// The image's properties as one JSON object (`{"name": "value", ...}`), written with the rest
 /// of the row. Reading an image, or a page of them, then reads only image rows: the separate
-/// property rows cost a B-tree descent per image (at a million images about a third of the
-/// server's CPU for `GET /images/<id>`, most of it page reads) or a second query per page.
+/// property rows cost a B-tree descent per image (mostly page reads, a large share of a
+/// single-image read) or a second query per page.
 /// `image_properties` keeps the same properties as rows, for the property filters.
 pub const PROPERTY_MAP: &str = "properties";
 
@@ -68,8 +68,8 @@ const fn same(a: &str, b: &str) -> bool {
 }
 
 /// The position of an image column in [`IMAGE_COLUMNS`] (and in every image select list),
-/// found at compile time: reading a column by name made SQLite compare every column name,
-/// 5 % of a point read.
+/// found at compile time: reading a column by name compares every column name, a noticeable
+/// share of a point read.
 pub const fn col(name: &str) -> usize {
     let mut i = 0;
     while i < IMAGE_COLUMNS.len() {

@@ -258,7 +258,7 @@ pub fn select_members_of(ids: &[&str]) -> SelectStatement {
 pub fn insert_member_row(
     b: Backend,
     id: &ImageId,
-    m: &crate::storage::catalog::CatalogMember,
+    m: &crate::storage::export::CatalogMember,
 ) -> InsertStatement {
     Query::insert()
         .into_table(MEMBERS)

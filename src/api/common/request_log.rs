@@ -36,9 +36,9 @@ pub async fn request_id_and_log(req: Request, next: Next) -> Response {
         // Unmatched paths are not labels: their number is unbounded.
         .unwrap_or_else(|| "unmatched".to_owned());
     let tenant = tenant_of(req.headers()).unwrap_or("-").to_owned();
-    crate::metrics::in_flight(1.0);
+    let in_flight = crate::metrics::request_started();
     let mut resp = next.run(req).await;
-    crate::metrics::in_flight(-1.0);
+    drop(in_flight);
     crate::metrics::record_request(
         method.as_str(),
         &route,

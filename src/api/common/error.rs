@@ -1,9 +1,32 @@
-//! The one place where errors become HTTP responses.
+//! The one place where errors become HTTP responses (for every API version), and JSON
+//! responses.
 
 use crate::error::Error;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A JSON response. Serialising our own types cannot fail; if it ever did, say so as a 500.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    // Most bodies are one image or a page of them: start at a size that fits one image.
+    let mut bytes = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => {
+            let mut resp = Response::new(Body::from(bytes));
+            *resp.status_mut() = status;
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("serialisation failed: {e}"),
+        ),
+    }
+}
 
 impl Error {
     pub fn status(&self) -> StatusCode {

@@ -1,7 +1,8 @@
 //! Probes for load balancers and orchestrators.
 
-use super::{AppState, json};
-use crate::storage::ImageStore;
+use super::error::{error_response, json};
+use crate::api::AppState;
+use crate::storage::Catalog;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,12 +14,9 @@ pub async fn healthz() -> Response {
 }
 
 /// The database answers: send traffic here.
-pub async fn readyz<S: ImageStore>(State(app): State<Arc<AppState<S>>>) -> Response {
+pub async fn readyz<S: Catalog>(State(app): State<Arc<AppState<S>>>) -> Response {
     match app.registry.store.ping().await {
         Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
-        Err(e) => super::error::error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("not ready: {e}"),
-        ),
+        Err(e) => error_response(StatusCode::SERVICE_UNAVAILABLE, &format!("not ready: {e}")),
     }
 }

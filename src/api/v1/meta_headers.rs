@@ -1,12 +1,70 @@
 //! Rendering an image as `x-image-meta-*` headers, and the `Link` header of list pages.
 
-use crate::domain::Image;
-use crate::domain::image::{META_FIELDS, MetaValue};
+use crate::domain::{Image, Timestamp};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+/// The fields rendered as `x-image-meta-<field>` headers, in order.
+pub const META_FIELDS: [&str; 18] = [
+    "id",
+    "name",
+    "status",
+    "disk_format",
+    "container_format",
+    "size",
+    "virtual_size",
+    "checksum",
+    "min_disk",
+    "min_ram",
+    "is_public",
+    "protected",
+    "owner",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "deleted",
+    "location",
+];
+
+/// One `x-image-meta-*` value before rendering. Booleans render `True`/`False`, as the
+/// reference wrote them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetaValue<'a> {
+    Text(&'a str),
+    Int(i64),
+    Bool(bool),
+    Time(Timestamp),
+}
+
+/// The values of the `x-image-meta-*` headers, in [`META_FIELDS`] order: `None` for a null
+/// field. Borrowed and typed rather than rendered to strings, since every
+/// `GET`/`HEAD /images/<id>` renders all of them.
+fn meta_fields(image: &Image) -> [Option<MetaValue<'_>>; META_FIELDS.len()] {
+    use MetaValue::{Bool, Int, Text, Time};
+    [
+        Some(Text(image.id.as_str())),
+        image.name.as_deref().map(Text),
+        Some(Text(image.status.as_str())),
+        image.disk_format.as_deref().map(Text),
+        image.container_format.as_deref().map(Text),
+        image.size.map(Int),
+        image.virtual_size.map(Int),
+        image.checksum.as_deref().map(Text),
+        Some(Int(image.min_disk)),
+        Some(Int(image.min_ram)),
+        Some(Bool(image.is_public)),
+        Some(Bool(image.protected)),
+        image.owner.as_deref().map(Text),
+        Some(Time(image.created_at)),
+        Some(Time(image.updated_at)),
+        image.deleted_at.map(Time),
+        Some(Bool(image.deleted)),
+        image.location.as_deref().map(Text),
+    ]
+}
 
 /// In a value needing encoding: controls, non-ASCII (always), `%` itself, so decoding is
 /// unambiguous, and spaces, which a header parser would trim at either end.
@@ -101,7 +159,7 @@ fn meta_value(v: MetaValue<'_>) -> HeaderValue {
 /// Adds the `x-image-meta-*` headers of `image` to `headers`.
 pub fn add_image_meta(headers: &mut HeaderMap, image: &Image) {
     headers.reserve(META_FIELDS.len() + image.properties.len());
-    for (name, value) in field_headers().iter().zip(image.meta_fields()) {
+    for (name, value) in field_headers().iter().zip(meta_fields(image)) {
         if let (Some(name), Some(value)) = (name, value) {
             headers.insert(name.clone(), meta_value(value));
         }

@@ -1,10 +1,10 @@
 //! The caller of a request, as the configured [`crate::auth::Authenticator`] decides it.
 
-use super::AppState;
+use crate::api::AppState;
 use crate::auth::AuthError;
 use crate::domain::Caller;
 use crate::error::Error;
-use crate::storage::ImageStore;
+use crate::storage::Catalog;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
@@ -44,7 +44,7 @@ impl From<AuthError> for Error {
 /// Extractor: the caller of this request.
 pub struct Ctx(pub Caller);
 
-impl<S: ImageStore> FromRequestParts<Arc<AppState<S>>> for Ctx {
+impl<S: Catalog> FromRequestParts<Arc<AppState<S>>> for Ctx {
     type Rejection = Error;
 
     async fn from_request_parts(

@@ -1,0 +1,38 @@
+//! The API layer: every wire format (JSON bodies, query strings, headers, entity tags) lives
+//! here. Each API version (`v1`, the Glance registry API) reads requests into typed inputs,
+//! calls the use cases in [`crate::registry`] and renders their results; [`common`] holds what
+//! every version shares (errors, the caller, limits, logs, probes).
+
+pub mod common;
+pub mod v1;
+
+use crate::registry::Registry;
+use crate::storage::Catalog;
+use axum::Router;
+use axum::extract::State;
+use std::sync::Arc;
+
+pub use common::metrics::metrics_router;
+
+/// What every handler shares.
+pub struct AppState<S> {
+    pub registry: Registry<S>,
+    pub owner_is_tenant: bool,
+    /// Decides each request's caller.
+    pub auth: crate::auth::Authenticator,
+    pub max_body_bytes: usize,
+    /// How long one request may take before it is answered 503.
+    pub request_timeout: std::time::Duration,
+    pub metrics: crate::metrics::Metrics,
+    /// Serve `/metrics` on the API listener (off when disabled or moved to its own).
+    pub metrics_on_api: bool,
+}
+
+/// The state extractor of every handler.
+pub type App<S> = State<Arc<AppState<S>>>;
+
+/// The whole API: the v1 routes and the shared ones, inside the shared layers.
+pub fn router<S: Catalog>(state: Arc<AppState<S>>) -> Router {
+    let routes = v1::routes::<S>().merge(common::routes::<S>());
+    common::layers(routes, state)
+}

@@ -1,0 +1,261 @@
+//! Unit tests of the catalog's algorithms on real databases.
+
+use super::PoolSettings;
+use super::catalog::SqlCatalog;
+use super::engine::Engine;
+use super::engine::postgres::Postgres;
+use super::engine::sqlite::Sqlite;
+use super::test_db::TestDb;
+use crate::api::v1::list_params::ParseListQuery;
+use crate::domain::query::{ListQuery, PageLimits, Visibility};
+use crate::domain::status::Status;
+use crate::domain::{Caller, Image, ImageId, Timestamp};
+use crate::error::Error;
+use crate::storage::Catalog;
+use std::time::Duration;
+
+/// A migrated catalog on the SQLite file at `url`.
+async fn sqlite_catalog(url: &str, settings: &PoolSettings) -> SqlCatalog<Sqlite> {
+    let Ok(engine) = Sqlite::open(url, settings) else {
+        panic!("store opens: {url}")
+    };
+    let store = SqlCatalog::new(engine);
+    assert!(store.migrate().await.is_ok());
+    store
+}
+
+/// A public image numbered `n` with one property, `os`.
+pub(super) fn image(n: usize, os: &str) -> Image {
+    let now = Timestamp::now();
+    Image {
+        id: ImageId::from_trusted(uuid::Uuid::new_v4().to_string()),
+        name: Some(format!("img-{n}")),
+        status: Status::Active,
+        disk_format: None,
+        container_format: None,
+        size: None,
+        virtual_size: None,
+        checksum: None,
+        min_disk: 0,
+        min_ram: 0,
+        is_public: true,
+        protected: false,
+        owner: None,
+        location: None,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        deleted: false,
+        properties: [("os".to_owned(), os.to_owned())].into(),
+        version: 1,
+    }
+}
+
+/// The plan hint only picks a plan: a value remembered as frequent that is in fact rare
+/// (or absent) lists exactly what the probe would have found.
+#[tokio::test]
+async fn a_stale_frequent_verdict_changes_the_plan_not_the_result() {
+    let db = TestDb::sqlite();
+    let store = sqlite_catalog(&db.url, &PoolSettings::default()).await;
+    let mut linux = Vec::new();
+    for n in 0..30 {
+        let img = image(n, if n % 10 == 0 { "linux" } else { "bsd" });
+        assert!(store.create_image(&img).await.is_ok());
+        if n % 10 == 0 {
+            linux.push(img.id.as_str().to_owned());
+        }
+    }
+    let caller = Caller {
+        is_admin: true,
+        owner: None,
+        tenant: None,
+        ..Caller::default()
+    };
+    let query = |os: &str| {
+        let pairs = vec![("property-os".to_owned(), os.to_owned())];
+        ListQuery::parse(&pairs, &caller, PageLimits::default())
+    };
+    let listed = |images: Vec<Image>| {
+        let mut ids: Vec<String> = images.iter().map(|i| i.id.as_str().to_owned()).collect();
+        ids.sort();
+        ids
+    };
+    linux.sort();
+    let Ok(q) = query("linux") else {
+        panic!("query parses")
+    };
+    let probed = store.list_images(&q, false).await.map(listed);
+    assert_eq!(probed.as_ref().ok(), Some(&linux));
+    store.frequent.remember("os", "linux");
+    store.frequent.remember("os", "hurd");
+    let hinted = store.list_images(&q, false).await.map(listed);
+    assert_eq!(hinted.ok(), Some(linux));
+    let Ok(q) = query("hurd") else {
+        panic!("query parses")
+    };
+    let none = store.list_images(&q, false).await.map(listed);
+    assert_eq!(none.ok(), Some(Vec::new()));
+}
+
+/// On PostgreSQL a point read is prepared once and settles on a generic plan (planning
+/// it each time cost more than running it), while a list query is planned for its own
+/// filter values every time: it never becomes a cached statement that could switch to a
+/// generic plan (one that sorts every image carrying a frequent property value). And no
+/// parallel query on glimpse's connections.
+#[tokio::test]
+async fn postgresql_plans_list_queries_for_their_values_and_reuses_point_reads() {
+    use sqlx::Row;
+    let db = TestDb::postgres().await;
+    let one = PoolSettings {
+        max_connections: 1,
+        ..Default::default()
+    };
+    let Ok(engine) = Postgres::connect(&db.url, &one) else {
+        panic!("store opens")
+    };
+    let store = SqlCatalog::new(engine);
+    assert!(store.migrate().await.is_ok());
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let img = image(n, if n == 0 { "linux" } else { "bsd" });
+        assert!(store.create_image(&img).await.is_ok());
+        ids.push(img.id);
+    }
+    let caller = Caller {
+        is_admin: true,
+        ..Caller::default()
+    };
+    let pairs = vec![("property-os".to_owned(), "bsd".to_owned())];
+    let Ok(q) = ListQuery::parse(&pairs, &caller, PageLimits::default()) else {
+        panic!("query parses")
+    };
+    for _ in 0..8 {
+        let listed = store.list_images(&q, true).await.map(|v| v.len());
+        assert_eq!(listed.ok(), Some(3));
+        let shown = store.get_image(&ids[0], &Visibility::Everything).await;
+        assert!(matches!(shown, Ok(Some(ref i)) if i.id == ids[0]));
+    }
+    let pool = store.engine().pool();
+    let Ok(rows) =
+        sqlx::query("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+            .fetch_all(pool)
+            .await
+    else {
+        panic!("pg_prepared_statements readable")
+    };
+    let stats: Vec<(String, i64, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let lists: Vec<_> = stats
+        .iter()
+        .filter(|s| s.0.contains("ORDER BY") && !s.0.contains("_sqlx_migrations"))
+        .collect();
+    assert!(lists.is_empty(), "list statements kept prepared: {lists:?}");
+    // The point read: the image row by id (no list, no write).
+    let point = stats.iter().find(|s| {
+        s.0.starts_with("SELECT")
+            && s.0.contains(r#""images"."id" = $1"#)
+            && !s.0.contains("ORDER BY")
+    });
+    assert!(
+        matches!(point, Some((_, generic, _)) if *generic > 0),
+        "the point read should run a cached generic plan: {stats:?}"
+    );
+    let parallel = sqlx::query_scalar::<_, String>("SHOW max_parallel_workers_per_gather")
+        .fetch_one(pool)
+        .await;
+    assert_eq!(parallel.ok().as_deref(), Some("0"), "no parallel query");
+    store.close().await;
+    db.drop_database().await;
+}
+
+/// The running server's statistics refresh analyzes a table without statistics, leaves
+/// fresh statistics alone (a full `ANALYZE` reads the whole file), and analyzes again
+/// once the table has grown tenfold.
+#[tokio::test]
+async fn the_periodic_statistics_refresh_analyzes_only_what_is_stale() {
+    let db = TestDb::sqlite();
+    let store = sqlite_catalog(&db.url, &PoolSettings::default()).await;
+    let file = db.url.trim_start_matches("sqlite://").to_owned();
+    let rows_in_stats = || async {
+        let Ok(conn) = rusqlite::Connection::open(&file) else {
+            panic!("the database file opens")
+        };
+        let stat: Option<String> = conn
+            .query_row(
+                "SELECT stat FROM sqlite_stat1 WHERE idx = 'sqlite_autoindex_images_1'",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        stat.and_then(|s| s.split(' ').next().map(str::to_owned))
+    };
+    let add = |from: usize, to: usize| {
+        let store = &store;
+        async move {
+            for n in from..to {
+                assert!(store.create_image(&image(n, "linux")).await.is_ok());
+            }
+        }
+    };
+    add(0, 20).await;
+    assert!(store.refresh_statistics().await.is_ok());
+    assert_eq!(rows_in_stats().await.as_deref(), Some("20"));
+    add(20, 60).await;
+    assert!(store.refresh_statistics().await.is_ok());
+    assert_eq!(
+        rows_in_stats().await.as_deref(),
+        Some("20"),
+        "fresh enough: kept"
+    );
+    add(60, 240).await;
+    assert!(store.refresh_statistics().await.is_ok());
+    assert_eq!(
+        rows_in_stats().await.as_deref(),
+        Some("240"),
+        "grew tenfold"
+    );
+}
+
+/// With every reader connection busy, a read waits at most the acquire timeout and is
+/// then refused as unavailable (503), not queued without bound; once a connection is free
+/// again reads are served.
+#[tokio::test]
+async fn a_read_waits_for_a_free_connection_only_as_long_as_the_acquire_timeout() {
+    let db = TestDb::sqlite();
+    let one = PoolSettings {
+        max_connections: 1,
+        acquire_timeout: Duration::from_millis(100),
+    };
+    let store = sqlite_catalog(&db.url, &one).await;
+    let created = image(1, "linux");
+    assert!(store.create_image(&created).await.is_ok());
+    let caller = Caller {
+        is_admin: true,
+        ..Caller::default()
+    };
+    let Ok(query) = ListQuery::parse(&[], &caller, PageLimits::default()) else {
+        panic!("query parses")
+    };
+
+    let Ok(busy) = store.engine().read().await else {
+        panic!("the only reader is free at first")
+    };
+    let started = std::time::Instant::now();
+    let refused = store.list_images(&query, true).await;
+    assert!(
+        matches!(refused, Err(Error::Unavailable(_))),
+        "got {refused:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    drop(busy);
+    let served = store.list_images(&query, true).await;
+    let Ok(served) = served else {
+        panic!("served once a reader is free: {served:?}")
+    };
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0].id, created.id);
+    assert_eq!(served[0].properties, created.properties);
+}

@@ -1,0 +1,259 @@
+//! The writes, written once over any [`Engine`]: each is one transaction ([`write_tx`])
+//! retried as a whole; a change to an image goes through one compare-and-set on its version
+//! ([`compare_and_set`]).
+
+use super::engine::{DbError, Engine, Planning, Session};
+use super::rows::{ImageRow, MemberRow};
+use super::statements as st;
+use crate::domain::member::Membership;
+use crate::domain::query::Visibility;
+use crate::domain::{Image, ImageId, Timestamp};
+use crate::error::{Error, Result};
+use crate::storage::Edit;
+use std::future::Future;
+
+/// How many times a write transaction is retried after a deadlock, a serialization failure or
+/// a concurrent change, before the caller gets a 409/503.
+const WRITE_ATTEMPTS: usize = 8;
+
+/// A failed attempt: a database error (maybe retryable) or a rule the edit refused.
+pub enum Fail {
+    Db(DbError),
+    Rule(Error),
+    /// The row changed between our read and our write: read again.
+    Raced,
+}
+
+impl From<DbError> for Fail {
+    fn from(e: DbError) -> Self {
+        Fail::Db(e)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Rule(e)
+    }
+}
+
+/// How an attempt wants its transaction ended.
+pub enum Done<T> {
+    Commit(T),
+    /// Nothing changed that should show (a version bump for a no-op): undo it.
+    Rollback(T),
+}
+
+/// The statements of one write transaction. It may run more than once (see [`write_tx`]), so
+/// it must not change anything outside the transaction.
+pub trait WriteAttempt<E: Engine>: Sync {
+    type Out: Send;
+    fn run(
+        &self,
+        tx: &mut E::Session,
+    ) -> impl Future<Output = Result<Done<Self::Out>, Fail>> + Send;
+}
+
+/// Runs `attempt` in a write transaction until it succeeds, fails for good, or runs out of
+/// tries; a retryable database error or a lost compare-and-set starts it over, after a
+/// short, growing pause. A transaction that fails is rolled back (its session dropped).
+pub async fn write_tx<E: Engine, A: WriteAttempt<E>>(engine: &E, attempt: &A) -> Result<A::Out> {
+    for n in 0..WRITE_ATTEMPTS {
+        let outcome = async {
+            let mut tx = engine.begin_write().await?;
+            match attempt.run(&mut tx).await? {
+                Done::Commit(v) => {
+                    tx.commit().await?;
+                    Ok(v)
+                }
+                Done::Rollback(v) => {
+                    tx.rollback().await?;
+                    Ok(v)
+                }
+            }
+        }
+        .await;
+        match outcome {
+            Ok(v) => return Ok(v),
+            Err(Fail::Rule(e)) => return Err(e),
+            Err(Fail::Db(e)) if e.is_retryable() && n + 1 < WRITE_ATTEMPTS => {
+                tracing::debug!(error = %e, attempt = n, "retrying write transaction");
+            }
+            Err(Fail::Db(e)) => return Err(e.into()),
+            Err(Fail::Raced) => {}
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2 << n.min(6))).await;
+    }
+    Err(Error::Conflict(
+        "The image is being changed by others right now; retry the request".into(),
+    ))
+}
+
+/// The compare-and-set step of a write: reads the image (locking its row where the engine
+/// locks rows), computes its next state with `edit`, and writes every column only if the
+/// row still has the version that was read. Returns (current, next).
+async fn compare_and_set<E: Engine>(
+    tx: &mut E::Session,
+    id: &ImageId,
+    vis: &Visibility,
+    edit: impl Fn(&Image) -> Result<Image>,
+) -> Result<(Image, Image), Fail> {
+    let mut read = st::select_image(id, vis);
+    if E::LOCKS_ROWS {
+        read.lock(sea_query::LockType::Update);
+    }
+    let with_properties = ImageRow {
+        with_properties: true,
+    };
+    let current = tx
+        .fetch(E::render(&read), Planning::Cached, &with_properties)
+        .await?
+        .pop()
+        .ok_or_else(Error::image_not_found)?;
+    let next = edit(&current)?;
+    let update = st::update_image(E::BACKEND, &next, current.version)?;
+    if tx.execute(E::render(&update)).await? != 1 {
+        return Err(Fail::Raced);
+    }
+    Ok((current, next))
+}
+
+/// Inserts a new image with its properties.
+pub struct CreateImage<'a>(pub &'a Image);
+
+impl<E: Engine> WriteAttempt<E> for CreateImage<'_> {
+    type Out = ();
+
+    async fn run(&self, tx: &mut E::Session) -> Result<Done<()>, Fail> {
+        let image = self.0;
+        tx.execute(E::render(&st::insert_image(E::BACKEND, image)?))
+            .await?;
+        if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
+            tx.execute(E::render(&ins)).await?;
+        }
+        Ok(Done::Commit(()))
+    }
+}
+
+/// Applies an edit to an image; its property rows are rewritten only if they changed.
+pub struct UpdateImage<'a, F> {
+    pub id: &'a ImageId,
+    pub vis: &'a Visibility,
+    pub edit: F,
+}
+
+impl<E: Engine, F: Edit> WriteAttempt<E> for UpdateImage<'_, F> {
+    type Out = Image;
+
+    async fn run(&self, tx: &mut E::Session) -> Result<Done<Image>, Fail> {
+        let (current, next) = compare_and_set::<E>(tx, self.id, self.vis, &self.edit).await?;
+        if next.properties != current.properties {
+            tx.execute(E::render(&st::delete_properties(&next.id)))
+                .await?;
+            if let Some(ins) = st::insert_properties(&next.id, &next.properties) {
+                tx.execute(E::render(&ins)).await?;
+            }
+        }
+        Ok(Done::Commit(next))
+    }
+}
+
+/// Soft-deletes an image once `check` approves: the row stays, properties and memberships go.
+pub struct DeleteImage<'a, F> {
+    pub id: &'a ImageId,
+    pub vis: &'a Visibility,
+    pub check: F,
+}
+
+impl<E: Engine, F: Edit> WriteAttempt<E> for DeleteImage<'_, F> {
+    type Out = Image;
+
+    async fn run(&self, tx: &mut E::Session) -> Result<Done<Image>, Fail> {
+        let soft_delete = |current: &Image| {
+            let mut next = (self.check)(current)?;
+            next.properties.clear();
+            Ok(next)
+        };
+        let (_, next) = compare_and_set::<E>(tx, self.id, self.vis, soft_delete).await?;
+        tx.execute(E::render(&st::delete_properties(self.id)))
+            .await?;
+        tx.execute(E::render(&st::delete_members(self.id, None)))
+            .await?;
+        Ok(Done::Commit(next))
+    }
+}
+
+/// Adds or updates one membership; the image's version moves with it.
+pub struct UpsertMember<'a> {
+    pub id: &'a ImageId,
+    pub member: &'a str,
+    pub can_share: Option<bool>,
+}
+
+impl<E: Engine> WriteAttempt<E> for UpsertMember<'_> {
+    type Out = ();
+
+    async fn run(&self, tx: &mut E::Session) -> Result<Done<()>, Fail> {
+        let now = Timestamp::now();
+        // The image row first, then memberships: the lock order of image updates.
+        tx.execute(E::render(&st::touch_image(E::BACKEND, self.id, now)))
+            .await?;
+        let upsert = st::upsert_member(E::BACKEND, self.id, self.member, self.can_share, now);
+        tx.execute(E::render(&upsert)).await?;
+        Ok(Done::Commit(()))
+    }
+}
+
+/// Removes one membership: true if there was one.
+pub struct RemoveMember<'a> {
+    pub id: &'a ImageId,
+    pub member: &'a str,
+}
+
+impl<E: Engine> WriteAttempt<E> for RemoveMember<'_> {
+    type Out = bool;
+
+    async fn run(&self, tx: &mut E::Session) -> Result<Done<bool>, Fail> {
+        tx.execute(E::render(&st::touch_image(
+            E::BACKEND,
+            self.id,
+            Timestamp::now(),
+        )))
+        .await?;
+        let gone = st::delete_members(self.id, Some(self.member));
+        if tx.execute(E::render(&gone)).await? == 0 {
+            // Nothing changed: leave the version alone.
+            return Ok(Done::Rollback(false));
+        }
+        Ok(Done::Commit(true))
+    }
+}
+
+/// Replaces all memberships of an image; those that stay keep their rows (and `created_at`).
+pub struct ReplaceMembers<'a> {
+    pub id: &'a ImageId,
+    pub members: &'a [Membership],
+}
+
+impl<E: Engine> WriteAttempt<E> for ReplaceMembers<'_> {
+    type Out = ();
+
+    async fn run(&self, tx: &mut E::Session) -> Result<Done<()>, Fail> {
+        let now = Timestamp::now();
+        tx.execute(E::render(&st::touch_image(E::BACKEND, self.id, now)))
+            .await?;
+        let select = E::render(&st::select_members(self.id, None));
+        let existing = tx.fetch(select, Planning::Cached, &MemberRow).await?;
+        for old in &existing {
+            if !self.members.iter().any(|m| m.member_id == old.member_id) {
+                let gone = st::delete_members(self.id, Some(&old.member_id));
+                tx.execute(E::render(&gone)).await?;
+            }
+        }
+        for m in self.members {
+            let upsert =
+                st::upsert_member(E::BACKEND, self.id, &m.member_id, Some(m.can_share), now);
+            tx.execute(E::render(&upsert)).await?;
+        }
+        Ok(Done::Commit(()))
+    }
+}
