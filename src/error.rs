@@ -13,6 +13,9 @@ pub enum Error {
     /// No usable identity (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// No token, or one Keystone rejected (401 with `WWW-Authenticate: <challenge>`).
+    #[error("{message}")]
+    TokenRejected { message: String, challenge: String },
     /// The caller can see the resource but may not change it (403).
     #[error("{0}")]
     Forbidden(String),
@@ -28,7 +31,7 @@ pub enum Error {
     /// A body or a property count over its limit (413).
     #[error("{0}")]
     TooLarge(String),
-    /// The database cannot be reached right now; retrying later may work (503).
+    /// The database (or Keystone, for a token not yet validated) cannot be reached right now; retrying later may work (503).
     #[error("{0}")]
     Unavailable(String),
     /// A bug or an unexpected database answer (500). The message is logged, never sent.

@@ -2,9 +2,11 @@
 //!
 //! Layers, outermost first: [`cli`] and [`config`] start things; [`api`] speaks the wire
 //! formats of each API version; [`registry`] runs each use case on typed inputs; [`domain`]
-//! holds the rules (no I/O, no wire formats); [`storage`] persists.
+//! holds the rules (no I/O, no wire formats); [`storage`] persists; [`auth`] decides who
+//! the caller of a request is.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;

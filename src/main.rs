@@ -69,7 +69,10 @@ async fn serve(args: glimpse::cli::ConfigArgs) -> ExitCode {
         Err(e) => return fail(e, 1),
     };
     match server.local_addr() {
-        Ok(addr) => tracing::info!("glimpse listening on http://{addr} with database {db}"),
+        Ok(addr) => tracing::info!(
+            "glimpse listening on http://{addr} with database {db} (auth: {})",
+            server.auth_mode()
+        ),
         Err(e) => tracing::warn!("listening (address unknown: {e}) with database {db}"),
     }
     if let Err(e) = server.run(shutdown_signal()).await {

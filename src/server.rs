@@ -1,6 +1,7 @@
 //! Starting and stopping the server: the accept loop with its connection limit and header
 //! timeout (a slow client cannot pin the server), and graceful shutdown.
 
+use crate::api::common::caller::Peer;
 use crate::api::{AppState, router};
 use crate::config::ServerConfig;
 use crate::metrics;
@@ -27,12 +28,13 @@ pub struct Server {
     store: SqlStore,
     app: axum::Router,
     config: ServerConfig,
+    auth_mode: &'static str,
 }
 
 impl Server {
     /// Connects to the database, applies migrations and binds the listeners.
     pub async fn bind(config: ServerConfig) -> Result<Server, String> {
-        let noauth = config.noauth_allowed()?;
+        let auth = crate::auth::Authenticator::new(config.auth_config()?)?;
         let db = redact_url(&config.database_url);
         let store = SqlStore::connect(&config.database_url, &config.pool)
             .await
@@ -52,15 +54,16 @@ impl Server {
             ),
             None => None,
         };
-        if noauth && !config.bind.ip().is_loopback() {
+        if auth.mode_name() == "noauth" && !config.bind.ip().is_loopback() {
             tracing::warn!(
-                "requests without X-Auth-Token are served as admin on a non-loopback address (--noauth allow)"
+                "every request is served as admin on a non-loopback address (--auth noauth)"
             );
         }
+        let auth_mode = auth.mode_name();
         let state = Arc::new(AppState {
             registry: Registry::new(store.clone(), config.rules.clone(), config.limits),
             owner_is_tenant: config.owner_is_tenant,
-            noauth,
+            auth,
             max_body_bytes: config.max_body_bytes,
             meta_budget: config.meta_headers,
             request_timeout: config.request_timeout,
@@ -73,7 +76,13 @@ impl Server {
             store,
             app: router(state),
             config,
+            auth_mode,
         })
+    }
+
+    /// The auth mode in force, for the start-up line.
+    pub fn auth_mode(&self) -> &'static str {
+        self.auth_mode
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -98,6 +107,7 @@ impl Server {
             store,
             app,
             config,
+            ..
         } = self;
         if let Some(ml) = metrics_listener {
             let metrics_app = crate::api::metrics_router(app.clone());
@@ -127,7 +137,7 @@ impl Server {
                 p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = &mut shutdown => break,
             };
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 c = listener.accept() => match c {
                     Ok(c) => c,
                     Err(e) => {
@@ -145,7 +155,8 @@ impl Server {
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(config.header_read_timeout);
-            let service = TowerToHyperService::new(app.clone());
+            let with_peer = tower::Layer::layer(&axum::Extension(Peer(peer)), app.clone());
+            let service = TowerToHyperService::new(with_peer);
             let conn = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();

@@ -18,8 +18,8 @@ pub use common::metrics::metrics_router;
 pub struct AppState<S> {
     pub registry: Registry<S>,
     pub owner_is_tenant: bool,
-    /// Serve requests without a token as admin.
-    pub noauth: bool,
+    /// Decides each request's caller.
+    pub auth: crate::auth::Authenticator,
     pub max_body_bytes: usize,
     /// How long one request may take before it is answered 503.
     pub request_timeout: std::time::Duration,

@@ -1,7 +1,7 @@
-//! Reading an existing `glance-registry.conf`, so a site can switch without rewriting its
-//! configuration. SQLAlchemy database URLs are translated to the URLs glimpse uses.
+//! Reading an existing `glance-registry.conf` or `glance-api.conf` (its `[paste_deploy]` flavor
+//! and `[keystone_authtoken]`), so a site can switch without rewriting its configuration. SQLAlchemy database URLs are translated to the URLs glimpse uses.
 
-use super::Settings;
+use super::{AuthMode, Settings};
 use ini::Ini;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -87,6 +87,31 @@ pub fn read_glance_config(path: &Path) -> Result<Settings, String> {
     if let Some(v) = default("owner_is_tenant") {
         s.owner_is_tenant = Some(parse_bool(&v).ok_or_else(|| bad("owner_is_tenant", &v))?);
     }
+    if get(Some("paste_deploy"), "flavor").is_some_and(|f| f.starts_with("keystone")) {
+        s.auth = Some(AuthMode::Keystone);
+    }
+    let authtoken = |key: &str| get(Some("keystone_authtoken"), key).filter(|v| !v.is_empty());
+    s.keystone_auth_url = authtoken("auth_url");
+    s.keystone_www_authenticate_uri =
+        authtoken("www_authenticate_uri").or_else(|| authtoken("auth_uri"));
+    s.keystone_username = authtoken("username");
+    s.keystone_password = authtoken("password");
+    s.keystone_project_name = authtoken("project_name");
+    s.keystone_user_domain_name = authtoken("user_domain_name");
+    s.keystone_user_domain_id = authtoken("user_domain_id");
+    s.keystone_project_domain_name = authtoken("project_domain_name");
+    s.keystone_project_domain_id = authtoken("project_domain_id");
+    s.keystone_region_name = authtoken("region_name");
+    if let Some(v) = authtoken("token_cache_time") {
+        s.token_cache_time = Some(v.parse().map_err(|_| bad("token_cache_time", &v))?);
+    }
+    if authtoken("memcached_servers").is_some() {
+        // Logging is not set up yet when the configuration is read.
+        eprintln!(
+            "glimpse: ignoring [keystone_authtoken] memcached_servers in {}: validated tokens are cached in memory",
+            path.display()
+        );
+    }
     Ok(s)
 }
 
@@ -134,6 +159,33 @@ mod tests {
             (s.api_limit_max, s.limit_param_default, s.owner_is_tenant),
             (Some(500), Some(10), Some(false))
         );
+    }
+
+    #[test]
+    fn reads_keystone_authtoken() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("glance-api.conf");
+        std::fs::write(
+            &p,
+            "[paste_deploy]\nflavor = keystone\n\n[keystone_authtoken]\n\
+             www_authenticate_uri = https://id.example:5000\nauth_url = https://id.example:5000\n\
+             memcached_servers = mc:11211\nauth_type = password\nproject_domain_name = Default\n\
+             user_domain_id = default\nproject_name = service\nusername = glance\n\
+             password = pw\nregion_name = RegionOne\ntoken_cache_time = 60\n",
+        )
+        .unwrap();
+        let s = read_glance_config(&p).unwrap();
+        assert_eq!(s.auth, Some(AuthMode::Keystone));
+        assert_eq!(
+            s.keystone_auth_url.as_deref(),
+            Some("https://id.example:5000")
+        );
+        assert_eq!(s.keystone_username.as_deref(), Some("glance"));
+        assert_eq!(s.keystone_password.as_deref(), Some("pw"));
+        assert_eq!(s.keystone_user_domain_id.as_deref(), Some("default"));
+        assert_eq!(s.keystone_project_domain_name.as_deref(), Some("Default"));
+        assert_eq!(s.token_cache_time, Some(60.0));
+        assert_eq!(s.keystone_region_name.as_deref(), Some("RegionOne"));
     }
 
     #[test]

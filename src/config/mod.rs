@@ -10,6 +10,10 @@
 pub mod glance;
 
 use crate::api::v1::meta_headers::HeaderBudget;
+use crate::auth::cache::CachePolicy;
+use crate::auth::keystone::{DomainRef, Secret, ServiceCredentials};
+use crate::auth::trusted_proxy::{self, Cidr};
+use crate::auth::{AuthConfig, KeystoneSettings, Mode};
 use crate::domain::formats::Formats;
 use crate::domain::input::Rules;
 use crate::domain::query::PageLimits;
@@ -19,16 +23,29 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Whether a request without `X-Auth-Token` is served as an admin (the reference's "noauth").
+/// The old auth setting, kept as a spelling of [`AuthMode`]: `deny` is trusted-proxy, `allow`
+/// is noauth on any bind, `auto` the loopback default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NoAuth {
-    /// Allowed on a loopback address; refused at start on any other (choose explicitly).
+    /// The loopback default; refused at start on any other address (choose explicitly).
     Auto,
-    /// Always allowed: only behind a front end that strips or sets the auth headers.
+    /// `--auth noauth`, also on a non-loopback bind.
     Allow,
-    /// Never: a request without a token is 401.
+    /// `--auth trusted-proxy`: a request without a token is 401.
     Deny,
+}
+
+/// How callers are authenticated (see [`crate::auth`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// Validate X-Auth-Token with Keystone v3; identity headers are ignored.
+    Keystone,
+    /// Believe identity headers only from --trusted-proxies (default: loopback).
+    TrustedProxy,
+    /// Every request is an admin without a project, whatever it sends.
+    Noauth,
 }
 
 /// How log lines are written.
@@ -71,9 +88,80 @@ pub struct Settings {
     #[arg(long, env = "GLIMPSE_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
 
-    /// Serve requests without X-Auth-Token as admin: auto (loopback only), allow, deny [default: auto].
+    /// Authentication: keystone, trusted-proxy or noauth [default: none chosen: on a loopback
+    /// bind no token is admin and identity headers are believed; elsewhere glimpse refuses to start].
+    #[arg(long, env = "GLIMPSE_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+
+    /// The old spelling of --auth: deny is trusted-proxy, allow is noauth on any bind, auto is
+    /// the loopback default. --auth wins when both are set.
     #[arg(long, env = "GLIMPSE_NOAUTH", value_enum)]
     pub noauth: Option<NoAuth>,
+
+    /// Addresses or CIDRs whose identity headers trusted-proxy mode believes, comma-separated
+    /// [default: 127.0.0.0/8,::1].
+    #[arg(long, env = "GLIMPSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+
+    /// Allow --auth noauth on a non-loopback bind [default: false].
+    #[arg(long, env = "GLIMPSE_NOAUTH_ON_PUBLIC_BIND")]
+    pub noauth_on_public_bind: Option<bool>,
+
+    /// Roles that make a caller admin, comma-separated [default: admin].
+    #[arg(long, env = "GLIMPSE_ADMIN_ROLES", value_delimiter = ',')]
+    pub admin_roles: Option<Vec<String>>,
+
+    /// Keystone URL glimpse validates tokens with, e.g. https://keystone:5000 (keystone_authtoken auth_url).
+    #[arg(long, env = "GLIMPSE_KEYSTONE_AUTH_URL")]
+    pub keystone_auth_url: Option<String>,
+
+    /// Public Keystone URL sent to clients in WWW-Authenticate [default: keystone_auth_url].
+    #[arg(long, env = "GLIMPSE_KEYSTONE_WWW_AUTHENTICATE_URI")]
+    pub keystone_www_authenticate_uri: Option<String>,
+
+    /// glimpse's service user in Keystone.
+    #[arg(long, env = "GLIMPSE_KEYSTONE_USERNAME")]
+    pub keystone_username: Option<String>,
+
+    /// The service user's password (masked by `config show`).
+    #[arg(long, env = "GLIMPSE_KEYSTONE_PASSWORD")]
+    pub keystone_password: Option<String>,
+
+    /// The service user's project [default: service].
+    #[arg(long, env = "GLIMPSE_KEYSTONE_PROJECT_NAME")]
+    pub keystone_project_name: Option<String>,
+
+    /// The service user's domain, by name [default: Default].
+    #[arg(long, env = "GLIMPSE_KEYSTONE_USER_DOMAIN_NAME")]
+    pub keystone_user_domain_name: Option<String>,
+
+    /// The service user's domain, by id (wins over the name).
+    #[arg(long, env = "GLIMPSE_KEYSTONE_USER_DOMAIN_ID")]
+    pub keystone_user_domain_id: Option<String>,
+
+    /// The service project's domain, by name [default: Default].
+    #[arg(long, env = "GLIMPSE_KEYSTONE_PROJECT_DOMAIN_NAME")]
+    pub keystone_project_domain_name: Option<String>,
+
+    /// The service project's domain, by id (wins over the name).
+    #[arg(long, env = "GLIMPSE_KEYSTONE_PROJECT_DOMAIN_ID")]
+    pub keystone_project_domain_id: Option<String>,
+
+    /// Accepted for glance-api.conf compatibility; glimpse uses keystone_auth_url as given.
+    #[arg(long, env = "GLIMPSE_KEYSTONE_REGION_NAME")]
+    pub keystone_region_name: Option<String>,
+
+    /// Seconds a validated token is believed without asking Keystone again [default: 300].
+    #[arg(long, env = "GLIMPSE_TOKEN_CACHE_TIME")]
+    pub token_cache_time: Option<f64>,
+
+    /// Most tokens kept in the cache [default: 10000].
+    #[arg(long, env = "GLIMPSE_TOKEN_CACHE_SIZE")]
+    pub token_cache_size: Option<u64>,
+
+    /// Seconds one Keystone call may take before an uncached token gets 503 [default: 3].
+    #[arg(long, env = "GLIMPSE_KEYSTONE_TIMEOUT")]
+    pub keystone_timeout: Option<f64>,
 
     /// Most properties one image may have; more is 413 [default: 128].
     #[arg(long, env = "GLIMPSE_MAX_PROPERTIES")]
@@ -157,7 +245,24 @@ impl Settings {
             limit_param_default,
             owner_is_tenant,
             max_body_bytes,
+            auth,
             noauth,
+            trusted_proxies,
+            noauth_on_public_bind,
+            admin_roles,
+            keystone_auth_url,
+            keystone_www_authenticate_uri,
+            keystone_username,
+            keystone_password,
+            keystone_project_name,
+            keystone_user_domain_name,
+            keystone_user_domain_id,
+            keystone_project_domain_name,
+            keystone_project_domain_id,
+            keystone_region_name,
+            token_cache_time,
+            token_cache_size,
+            keystone_timeout,
             max_properties,
             disk_formats,
             container_formats,
@@ -186,7 +291,24 @@ impl Settings {
             limit_param_default: Some(25),
             owner_is_tenant: Some(true),
             max_body_bytes: Some(1024 * 1024),
-            noauth: Some(NoAuth::Auto),
+            auth: None,
+            noauth: None,
+            trusted_proxies: None,
+            noauth_on_public_bind: Some(false),
+            admin_roles: Some(vec!["admin".into()]),
+            keystone_auth_url: None,
+            keystone_www_authenticate_uri: None,
+            keystone_username: None,
+            keystone_password: None,
+            keystone_project_name: Some("service".into()),
+            keystone_user_domain_name: Some("Default".into()),
+            keystone_user_domain_id: None,
+            keystone_project_domain_name: Some("Default".into()),
+            keystone_project_domain_id: None,
+            keystone_region_name: None,
+            token_cache_time: Some(300.0),
+            token_cache_size: Some(10_000),
+            keystone_timeout: Some(3.0),
             max_properties: Some(128),
             disk_formats: Some(formats.disk),
             container_formats: Some(formats.container),
@@ -212,10 +334,13 @@ impl Settings {
         toml::from_str(&text).map_err(|e| format!("invalid config file {}: {e}", path.display()))
     }
 
-    /// The effective settings as TOML, database password masked.
+    /// The effective settings as TOML, database and Keystone passwords masked.
     pub fn to_toml_masked(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = shown.database_url.as_deref().map(redact_url);
+        if shown.keystone_password.is_some() {
+            shown.keystone_password = Some("****".into());
+        }
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
 }
@@ -227,8 +352,9 @@ pub struct Sources {
     #[arg(long, env = "GLIMPSE_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// An existing glance-registry.conf to take bind_host, bind_port, sql_connection,
-    /// api_limit_max, limit_param_default and owner_is_tenant from.
+    /// An existing glance-registry.conf or glance-api.conf to take bind_host, bind_port,
+    /// sql_connection, api_limit_max, limit_param_default, owner_is_tenant,
+    /// [paste_deploy] flavor and [keystone_authtoken] from.
     #[arg(long, env = "GLIMPSE_GLANCE_CONFIG")]
     pub glance_config: Option<PathBuf>,
 }
@@ -268,7 +394,15 @@ pub struct ServerConfig {
     pub rules: Rules,
     pub owner_is_tenant: bool,
     pub max_body_bytes: usize,
+    /// The chosen mode; `None` is the loopback default (or what `noauth` says).
+    pub auth: Option<AuthMode>,
+    /// The old setting, read only when `auth` is unset.
     pub noauth: NoAuth,
+    pub trusted_proxies: Vec<Cidr>,
+    pub noauth_on_public_bind: bool,
+    pub admin_roles: Vec<String>,
+    /// Keystone settings, checked when keystone mode is chosen.
+    pub keystone: KeystoneOptions,
     pub request_timeout: Duration,
     pub header_read_timeout: Duration,
     pub max_connections: usize,
@@ -362,7 +496,34 @@ impl ServerConfig {
             },
             owner_is_tenant: get!(owner_is_tenant),
             max_body_bytes: get!(max_body_bytes),
-            noauth: get!(noauth),
+            auth: s.auth,
+            noauth: s.noauth.unwrap_or(NoAuth::Auto),
+            trusted_proxies: match &s.trusted_proxies {
+                Some(list) => list
+                    .iter()
+                    .filter(|c| !c.trim().is_empty())
+                    .map(|c| Cidr::parse(c))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("invalid setting trusted_proxies (from {from}): {e}"))?,
+                None => trusted_proxy::loopback(),
+            },
+            noauth_on_public_bind: get!(noauth_on_public_bind),
+            admin_roles: get!(admin_roles),
+            keystone: KeystoneOptions {
+                auth_url: s.keystone_auth_url.clone(),
+                www_authenticate_uri: s.keystone_www_authenticate_uri.clone(),
+                username: s.keystone_username.clone(),
+                password: s.keystone_password.clone().map(Secret),
+                project_name: get!(keystone_project_name),
+                user_domain: domain(&s.keystone_user_domain_id, &s.keystone_user_domain_name),
+                project_domain: domain(
+                    &s.keystone_project_domain_id,
+                    &s.keystone_project_domain_name,
+                ),
+                token_cache_time: seconds("token_cache_time", get!(token_cache_time), &from)?,
+                token_cache_size: get!(token_cache_size),
+                timeout: seconds("keystone_timeout", get!(keystone_timeout), &from)?,
+            },
             request_timeout: seconds("request_timeout", get!(request_timeout), &from)?,
             header_read_timeout: seconds("header_read_timeout", get!(header_read_timeout), &from)?,
             max_connections,
@@ -373,20 +534,106 @@ impl ServerConfig {
         })
     }
 
-    /// Resolves `auto` against the bind address. A no-token admin on a public address is
-    /// refused unless the operator asked for it by name.
-    pub fn noauth_allowed(&self) -> Result<bool, String> {
-        match self.noauth {
-            NoAuth::Allow => Ok(true),
-            NoAuth::Deny => Ok(false),
-            NoAuth::Auto if self.bind.ip().is_loopback() => Ok(true),
-            NoAuth::Auto => Err(format!(
-                "refusing to start: {} is not a loopback address, and requests without X-Auth-Token \
-                 would be served as admin. Run behind Keystone's auth_token middleware with \
-                 --noauth deny, or accept the risk with --noauth allow",
+    /// The auth mode to run with, resolved against the bind address: without an explicit
+    /// mode, a non-loopback bind is refused (anyone could claim to be admin there).
+    pub fn auth_config(&self) -> Result<AuthConfig, String> {
+        let public = !self.bind.ip().is_loopback();
+        let (mode, noauth_allowed_publicly) = match (self.auth, self.noauth) {
+            (Some(AuthMode::Keystone), _) => {
+                (Mode::Keystone(Box::new(self.keystone_settings()?)), false)
+            }
+            (Some(AuthMode::TrustedProxy), _) | (None, NoAuth::Deny) => {
+                (Mode::TrustedProxy(self.trusted_proxies.clone()), false)
+            }
+            (Some(AuthMode::Noauth), _) => (Mode::NoAuth, self.noauth_on_public_bind),
+            (None, NoAuth::Allow) => (Mode::NoAuth, true),
+            (None, NoAuth::Auto) if public => {
+                return Err(format!(
+                    "refusing to start: {} is not a loopback address and no auth mode is chosen, so \
+                     anyone could claim to be admin. Choose one: --auth keystone (validate tokens \
+                     with Keystone), --auth trusted-proxy (believe identity headers from \
+                     --trusted-proxies only; the old --noauth deny), or --auth noauth with \
+                     --noauth-on-public-bind true (everyone is admin)",
+                    self.bind
+                ));
+            }
+            (None, NoAuth::Auto) => (Mode::Loopback, false),
+        };
+        if matches!(mode, Mode::NoAuth) && public && !noauth_allowed_publicly {
+            return Err(format!(
+                "refusing to start: --auth noauth makes every request an admin, and {} is not a \
+                 loopback address; allow it explicitly with --noauth-on-public-bind true",
                 self.bind
-            )),
+            ));
         }
+        Ok(AuthConfig {
+            mode,
+            admin_roles: self.admin_roles.clone(),
+            owner_is_tenant: self.owner_is_tenant,
+        })
+    }
+
+    fn keystone_settings(&self) -> Result<KeystoneSettings, String> {
+        let k = &self.keystone;
+        let need = |v: &Option<String>, key: &str| {
+            v.clone().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+                format!("--auth keystone needs {key} (flag --{}, or [keystone_authtoken] in --glance-config)", key.replace('_', "-"))
+            })
+        };
+        let auth_url = need(&k.auth_url, "keystone_auth_url")?;
+        url::Url::parse(&auth_url)
+            .map_err(|e| format!("invalid setting keystone_auth_url = {auth_url}: {e}"))?;
+        Ok(KeystoneSettings {
+            www_authenticate_uri: k
+                .www_authenticate_uri
+                .clone()
+                .unwrap_or_else(|| auth_url.clone()),
+            auth_url,
+            credentials: ServiceCredentials {
+                username: need(&k.username, "keystone_username")?,
+                password: Secret(need(
+                    &k.password.as_ref().map(|p| p.0.clone()),
+                    "keystone_password",
+                )?),
+                user_domain: k.user_domain.clone(),
+                project_name: k.project_name.clone(),
+                project_domain: k.project_domain.clone(),
+            },
+            timeout: k.timeout,
+            cache: CachePolicy {
+                token_ttl: k.token_cache_time,
+                rejection_ttl: REJECTION_TTL.min(k.token_cache_time),
+                max_entries: k.token_cache_size.max(1),
+            },
+        })
+    }
+}
+
+/// How long a rejected token is remembered: long enough to absorb a retry storm, short enough
+/// that a just-issued token is not refused for long.
+const REJECTION_TTL: Duration = Duration::from_secs(10);
+
+/// The Keystone settings, before keystone mode checks that the required ones are set.
+#[derive(Debug, Clone)]
+pub struct KeystoneOptions {
+    pub auth_url: Option<String>,
+    pub www_authenticate_uri: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub project_name: String,
+    pub user_domain: DomainRef,
+    pub project_domain: DomainRef,
+    pub token_cache_time: Duration,
+    pub token_cache_size: u64,
+    pub timeout: Duration,
+}
+
+/// A domain by id when one is given, else by name (Keystone's own rule).
+fn domain(id: &Option<String>, name: &Option<String>) -> DomainRef {
+    match (id, name) {
+        (Some(id), _) => DomainRef::Id(id.clone()),
+        (None, Some(name)) => DomainRef::Name(name.clone()),
+        (None, None) => DomainRef::Name("Default".into()),
     }
 }
 
@@ -440,15 +687,64 @@ mod tests {
     }
 
     #[test]
+    fn auth_modes_resolve_against_the_bind() {
+        let at = |bind: &str, s: Settings| {
+            let s = Settings {
+                bind: Some(bind.parse().unwrap()),
+                ..s
+            };
+            ServerConfig::from_settings(&s, &Sources::default())
+                .unwrap()
+                .auth_config()
+                .map(|c| c.mode)
+        };
+        assert!(matches!(
+            at("127.0.0.1:1", Settings::default()),
+            Ok(Mode::Loopback)
+        ));
+        let e = at("0.0.0.0:1", Settings::default()).unwrap_err();
+        assert!(e.contains("keystone") && e.contains("trusted-proxy") && e.contains("noauth"));
+        let noauth = || Settings {
+            auth: Some(AuthMode::Noauth),
+            ..Default::default()
+        };
+        assert!(at("0.0.0.0:1", noauth()).is_err());
+        let public_noauth = Settings {
+            noauth_on_public_bind: Some(true),
+            ..noauth()
+        };
+        assert!(matches!(at("0.0.0.0:1", public_noauth), Ok(Mode::NoAuth)));
+        let deny = Settings {
+            noauth: Some(NoAuth::Deny),
+            ..Default::default()
+        };
+        assert!(matches!(at("0.0.0.0:1", deny), Ok(Mode::TrustedProxy(_))));
+        let keystone = Settings {
+            auth: Some(AuthMode::Keystone),
+            ..Default::default()
+        };
+        let e = at("0.0.0.0:1", keystone.clone()).unwrap_err();
+        assert!(e.contains("keystone_auth_url"), "{e}");
+        let complete = Settings {
+            keystone_auth_url: Some("https://id.example:5000".into()),
+            keystone_username: Some("glimpse".into()),
+            keystone_password: Some("pw".into()),
+            ..keystone
+        };
+        assert!(matches!(at("0.0.0.0:1", complete), Ok(Mode::Keystone(_))));
+    }
+
+    #[test]
     fn show_masks_passwords_and_round_trips() {
         let s = Settings {
+            keystone_password: Some("k3ystone".into()),
             database_url: Some("postgres://glimpse:s3cret@db/glimpse".into()),
             ..Default::default()
         }
         .over(Settings::defaults());
         let shown = s.to_toml_masked();
         assert!(
-            !shown.contains("s3cret") && shown.contains("****"),
+            !shown.contains("s3cret") && !shown.contains("k3ystone") && shown.contains("****"),
             "{shown}"
         );
         let back: Settings = toml::from_str(&shown).unwrap();

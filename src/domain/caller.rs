@@ -1,4 +1,5 @@
-//! Who is calling: the request context that the authenticating front end describes in headers.
+//! Who is calling: the request context, from Keystone's answer about a token or from the
+//! headers of a trusted front end.
 
 /// The caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -13,6 +14,8 @@ pub struct Caller {
     pub tenant: Option<String>,
     pub user: Option<String>,
     pub roles: Vec<String>,
+    /// A reader (Glance's secure RBAC): may read what it can see, never change anything.
+    pub read_only: bool,
 }
 
 impl Caller {
@@ -43,6 +46,7 @@ impl Caller {
             tenant,
             user,
             roles,
+            read_only: false,
         }
     }
 }

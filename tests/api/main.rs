@@ -3,12 +3,14 @@
 mod crash;
 mod faults;
 mod nginx;
+mod keystone;
 mod process;
 mod proxy;
 mod services;
 mod support;
 
 mod access;
+mod auth;
 mod headers;
 mod hostile;
 mod images;

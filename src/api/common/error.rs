@@ -32,7 +32,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized(_) | Error::TokenRejected { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
@@ -73,6 +73,13 @@ impl IntoResponse for Error {
                     status,
                     "The server could not complete the request; see its log",
                 )
+            }
+            Error::TokenRejected { message, challenge } => {
+                let mut resp = error_response(status, message);
+                if let Ok(v) = HeaderValue::from_str(challenge) {
+                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                resp
             }
             other => error_response(status, &other.to_string()),
         }

@@ -54,10 +54,7 @@ pub fn metrics_router(api: Router) -> Router {
 #[derive(Clone, Copy)]
 struct MetricsListener;
 
-pub async fn metrics_any<S: Catalog>(
-    State(app): App<S>,
-    req: axum::extract::Request,
-) -> Response {
+pub async fn metrics_any<S: Catalog>(State(app): App<S>, req: axum::extract::Request) -> Response {
     if req.extensions().get::<MetricsListener>().is_some() {
         metrics_text(&app).await
     } else {

@@ -7,6 +7,7 @@
 
 mod catalog;
 mod catalog_file;
+mod keystone;
 mod report;
 mod rng;
 mod runner;
@@ -50,6 +51,31 @@ struct Args {
     /// X-Roles to send with --token (comma-separated; "admin" makes an admin).
     #[arg(long)]
     roles: Option<String>,
+
+    /// Log in to this Keystone (v3) and send only the token it issues (X-Auth-Token), for a
+    /// glimpse in keystone mode. Needs --keystone-user, --keystone-password, --keystone-project.
+    #[arg(long, conflicts_with_all = ["token", "tenant", "roles"])]
+    keystone_auth_url: Option<String>,
+
+    /// The Keystone user for --keystone-auth-url.
+    #[arg(long, requires = "keystone_auth_url")]
+    keystone_user: Option<String>,
+
+    /// Its password (or GLIMPSE_BENCH_KEYSTONE_PASSWORD).
+    #[arg(
+        long,
+        env = "GLIMPSE_BENCH_KEYSTONE_PASSWORD",
+        requires = "keystone_auth_url"
+    )]
+    keystone_password: Option<String>,
+
+    /// The project to scope the token to.
+    #[arg(long, requires = "keystone_auth_url")]
+    keystone_project: Option<String>,
+
+    /// The domain of user and project.
+    #[arg(long, default_value = "Default")]
+    keystone_domain: String,
 
     /// Images to seed [default: 10000]. With --skip-seed: how many existing ones to use at
     /// most (default: every id of --ids-file, or 10000 found by listing).
@@ -117,7 +143,36 @@ struct Args {
     timeout: f64,
 }
 
-fn auth_headers(args: &Args) -> Result<(HeaderMap, bool), String> {
+/// The headers every request carries and whether they make an admin: a Keystone token, the
+/// identity headers of --token, or none (the no-token admin).
+async fn auth_headers(args: &Args) -> Result<(HeaderMap, bool), String> {
+    let Some(auth_url) = &args.keystone_auth_url else {
+        return header_auth(args);
+    };
+    let need = |v: &Option<String>, flag: &str| {
+        v.clone()
+            .ok_or_else(|| format!("--keystone-auth-url needs {flag}"))
+    };
+    let (user, password, project) = (
+        need(&args.keystone_user, "--keystone-user")?,
+        need(&args.keystone_password, "--keystone-password")?,
+        need(&args.keystone_project, "--keystone-project")?,
+    );
+    let (token, admin) = keystone::issue(&keystone::Login {
+        auth_url,
+        user: &user,
+        password: &password,
+        project: &project,
+        domain: &args.keystone_domain,
+    })
+    .await?;
+    let mut h = HeaderMap::new();
+    let v = HeaderValue::from_str(&token).map_err(|_| "Keystone's token is not a header value")?;
+    h.insert(HeaderName::from_static("x-auth-token"), v);
+    Ok((h, admin))
+}
+
+fn header_auth(args: &Args) -> Result<(HeaderMap, bool), String> {
     let mut h = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| -> Result<(), String> {
         let v = HeaderValue::from_str(value)
@@ -195,7 +250,7 @@ async fn run(args: Args) -> Result<u64, String> {
     }
     let base = args.url.trim_end_matches('/').to_owned();
     url::Url::parse(&base).map_err(|e| format!("--url {base}: {e}"))?;
-    let (headers, admin) = auth_headers(&args)?;
+    let (headers, admin) = auth_headers(&args).await?;
     let started_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

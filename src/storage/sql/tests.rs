@@ -6,12 +6,12 @@ use super::engine::Engine;
 use super::engine::postgres::Postgres;
 use super::engine::sqlite::Sqlite;
 use super::test_db::TestDb;
+use crate::api::v1::list_params::ParseListQuery;
 use crate::domain::query::{ListQuery, PageLimits, Visibility};
 use crate::domain::status::Status;
 use crate::domain::{Caller, Image, ImageId, Timestamp};
 use crate::error::Error;
 use crate::storage::Catalog;
-use crate::api::v1::list_params::ParseListQuery;
 use std::time::Duration;
 
 /// A migrated catalog on the SQLite file at `url`.
