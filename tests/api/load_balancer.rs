@@ -308,3 +308,63 @@ fn readme_shows_the_nginx_configuration_the_tests_use() {
         "README.md must show deploy/nginx.conf verbatim in an ```nginx block"
     );
 }
+
+/// An image at the property limit whose values are long, read through nginx with its default
+/// `proxy_buffer_size`: the header budget keeps the upstream header block small enough, so the
+/// proxy answers 200 (not 502) for GET and HEAD, and the JSON body still has every property.
+async fn crowded_image_through_nginx(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let cluster = Cluster::start(&db.url);
+    let base = cluster.base().to_owned();
+    let properties: serde_json::Map<String, Value> = (0..128)
+        .map(|i| (format!("prop_{i:03}"), json!(format!("{i:03}").repeat(333))))
+        .collect();
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{base}/images"))
+        .json(&json!({"image": {"name": "crowded", "properties": properties}}))
+        .send()
+        .await
+        .expect("create through nginx")
+        .json()
+        .await
+        .expect("create body");
+    let id = created["image"]["id"].as_str().expect("id").to_owned();
+    for _ in 0..4 {
+        // Several reads, so that both instances answer at least once.
+        let head = http
+            .head(format!("{base}/images/{id}"))
+            .send()
+            .await
+            .expect("head through nginx");
+        assert_eq!(head.status(), 200, "HEAD of a crowded image through nginx");
+        assert!(head.headers().contains_key("x-glimpse-meta-incomplete"));
+        let get = http
+            .get(format!("{base}/images/{id}"))
+            .send()
+            .await
+            .expect("get through nginx");
+        assert_eq!(get.status(), 200, "GET of a crowded image through nginx");
+        let body: Value = get.json().await.expect("image body");
+        assert_eq!(
+            body["image"]["properties"],
+            Value::Object(properties.clone()),
+            "the JSON body carries every property"
+        );
+    }
+    assert!(
+        !cluster.nginx.error_log().contains("too big header"),
+        "nginx logged an oversized upstream header: {}",
+        cluster.nginx.error_log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_crowded_image_through_nginx() {
+    crowded_image_through_nginx(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_crowded_image_through_nginx() {
+    crowded_image_through_nginx(Backend::Mysql).await;
+}
