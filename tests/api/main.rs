@@ -2,8 +2,8 @@
 
 mod crash;
 mod faults;
-mod nginx;
 mod keystone;
+mod nginx;
 mod process;
 mod proxy;
 mod services;
