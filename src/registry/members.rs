@@ -2,7 +2,7 @@
 
 use super::Registry;
 use crate::domain::access;
-use crate::domain::member::{self, MemberGrant, Membership, SharedImage};
+use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::{Caller, Image, ImageId};
 use crate::error::{Error, Result};
 use crate::storage::Catalog;
@@ -59,13 +59,7 @@ impl<S: Catalog> Registry<S> {
     /// Replaces the whole member list. An entry that does not say `can_share` keeps the
     /// member's current one (false for a new member), as the reference did.
     pub async fn replace_members(&self, image: &Shareable, grants: Vec<MemberGrant>) -> Result<()> {
-        let current = if grants.iter().any(|g| g.can_share.is_none()) {
-            self.store.list_members(&image.id, None).await?
-        } else {
-            Vec::new()
-        };
-        let members = member::resolve_grants(grants, &current);
-        self.store.replace_members(&image.id, &members).await
+        self.store.replace_members(&image.id, &grants).await
     }
 
     /// Adds a member, or changes its `can_share` (`None` keeps it; false for a new member).

@@ -4,7 +4,7 @@
 pub mod export;
 pub mod sql;
 
-use crate::domain::member::{Membership, SharedImage};
+use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::query::{ListQuery, Visibility};
 use crate::domain::{Caller, Image, ImageId};
 use crate::error::Result;
@@ -90,11 +90,12 @@ pub trait Catalog: Send + Sync + 'static {
         member: &str,
     ) -> impl Future<Output = Result<bool>> + Send;
 
-    /// Replaces all memberships of an image at once.
+    /// Replaces all memberships of an image at once; a grant that leaves `can_share` unsaid
+    /// keeps the member's current flag, read in the same transaction as the write.
     fn replace_members(
         &self,
         id: &ImageId,
-        members: &[Membership],
+        grants: &[MemberGrant],
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// How many images there are by status (deleted ones counted as `deleted`).

@@ -7,7 +7,7 @@ use super::point_read::PointReads;
 use super::rows::{AnyRow, CountRow, ImageRow, MemberRow, SharedRow};
 use super::statements as st;
 use super::writes::{self, write_tx};
-use crate::domain::member::{Membership, SharedImage};
+use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::query::{ListQuery, Visibility};
 use crate::domain::{Caller, Image, ImageId};
 use crate::error::{Error, Result};
@@ -203,8 +203,8 @@ impl<E: Engine> Catalog for SqlCatalog<E> {
         timed("remove_member", write_tx(&*self.engine, &attempt)).await
     }
 
-    async fn replace_members(&self, id: &ImageId, members: &[Membership]) -> Result<()> {
-        let attempt = writes::ReplaceMembers { id, members };
+    async fn replace_members(&self, id: &ImageId, grants: &[MemberGrant]) -> Result<()> {
+        let attempt = writes::ReplaceMembers { id, grants };
         timed("replace_members", write_tx(&*self.engine, &attempt)).await
     }
 

@@ -23,7 +23,7 @@ pub(crate) mod test_db;
 mod tests;
 mod writes;
 
-use crate::domain::member::{Membership, SharedImage};
+use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::query::{ListQuery, Visibility};
 use crate::domain::{Caller, Image, ImageId, Timestamp};
 use crate::error::{Error, Result};
@@ -330,11 +330,11 @@ impl Catalog for SqlStore {
         }
     }
 
-    async fn replace_members(&self, id: &ImageId, members: &[Membership]) -> Result<()> {
+    async fn replace_members(&self, id: &ImageId, grants: &[MemberGrant]) -> Result<()> {
         match self {
-            SqlStore::Sqlite(c) => c.replace_members(id, members).await,
-            SqlStore::Postgres(c) => c.replace_members(id, members).await,
-            SqlStore::MySql(c) => c.replace_members(id, members).await,
+            SqlStore::Sqlite(c) => c.replace_members(id, grants).await,
+            SqlStore::Postgres(c) => c.replace_members(id, grants).await,
+            SqlStore::MySql(c) => c.replace_members(id, grants).await,
         }
     }
 

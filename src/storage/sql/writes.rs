@@ -5,7 +5,7 @@
 use super::engine::{DbError, Engine, Planning, Session};
 use super::rows::{ImageRow, MemberRow};
 use super::statements as st;
-use crate::domain::member::Membership;
+use crate::domain::member::{MemberGrant, resolve_grants};
 use crate::domain::query::Visibility;
 use crate::domain::{Image, ImageId, Timestamp};
 use crate::error::{Error, Result};
@@ -229,9 +229,11 @@ impl<E: Engine> WriteAttempt<E> for RemoveMember<'_> {
 }
 
 /// Replaces all memberships of an image; those that stay keep their rows (and `created_at`).
+/// Unsaid `can_share` flags are resolved against the rows read in this transaction, so a
+/// concurrent change of a flag cannot be overwritten with a stale copy.
 pub struct ReplaceMembers<'a> {
     pub id: &'a ImageId,
-    pub members: &'a [Membership],
+    pub grants: &'a [MemberGrant],
 }
 
 impl<E: Engine> WriteAttempt<E> for ReplaceMembers<'_> {
@@ -243,13 +245,14 @@ impl<E: Engine> WriteAttempt<E> for ReplaceMembers<'_> {
             .await?;
         let select = E::render(&st::select_members(self.id, None));
         let existing = tx.fetch(select, Planning::Cached, &MemberRow).await?;
+        let members = resolve_grants(self.grants.to_vec(), &existing);
         for old in &existing {
-            if !self.members.iter().any(|m| m.member_id == old.member_id) {
+            if !members.iter().any(|m| m.member_id == old.member_id) {
                 let gone = st::delete_members(self.id, Some(&old.member_id));
                 tx.execute(E::render(&gone)).await?;
             }
         }
-        for m in self.members {
+        for m in &members {
             let upsert =
                 st::upsert_member(E::BACKEND, self.id, &m.member_id, Some(m.can_share), now);
             tx.execute(E::render(&upsert)).await?;
