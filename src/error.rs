@@ -28,6 +28,13 @@ pub enum Error {
     /// `If-Match` named a version that is no longer current (412).
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The request body's media type is not one this endpoint reads (415); a PATCH names the
+    /// types it does read.
+    #[error("{message}")]
+    UnsupportedMediaType {
+        message: String,
+        accept_patch: Option<&'static str>,
+    },
     /// A body or a property count over its limit (413).
     #[error("{0}")]
     TooLarge(String),

@@ -24,6 +24,9 @@ const ANALYZE_EVERY: Duration = Duration::from_secs(300);
 /// A server bound to its port(s), ready to run.
 pub struct Server {
     listener: TcpListener,
+    /// The v2 images API's listener, when it is served.
+    images_listener: Option<TcpListener>,
+    images_app: axum::Router,
     metrics_listener: Option<TcpListener>,
     store: SqlStore,
     app: axum::Router,
@@ -46,6 +49,14 @@ impl Server {
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let images_listener = match config.images_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen for the images API on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         let metrics_listener = match config.metrics_bind.filter(|_| config.metrics) {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -69,9 +80,12 @@ impl Server {
             request_timeout: config.request_timeout,
             metrics: metrics::Metrics::new(),
             metrics_on_api: config.metrics && config.metrics_bind.is_none(),
+            public_endpoint: config.public_endpoint.clone(),
         });
         Ok(Server {
             listener,
+            images_listener,
+            images_app: crate::api::images_router(state.clone()),
             metrics_listener,
             store,
             app: router(state),
@@ -89,6 +103,13 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// Where the v2 images API listens, if it is served.
+    pub fn images_addr(&self) -> Option<SocketAddr> {
+        self.images_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener
             .as_ref()
@@ -103,6 +124,8 @@ impl Server {
     ) -> std::io::Result<()> {
         let Server {
             listener,
+            images_listener,
+            images_app,
             metrics_listener,
             store,
             app,
@@ -128,45 +151,37 @@ impl Server {
                 }
             })
         };
-        let graceful = GracefulShutdown::new();
+        let graceful = Arc::new(GracefulShutdown::new());
         let slots = Arc::new(Semaphore::new(config.max_connections));
-        tokio::pin!(shutdown);
-        loop {
-            // At the connection limit, stop accepting: new clients wait in the backlog.
-            let permit = tokio::select! {
-                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                _ = &mut shutdown => break,
-            };
-            let (stream, peer) = tokio::select! {
-                c = listener.accept() => match c {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = &mut shutdown => break,
-            };
-            let _ = stream.set_nodelay(true);
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(config.header_read_timeout);
-            let with_peer = tower::Layer::layer(&axum::Extension(Peer(peer)), app.clone());
-            let service = TowerToHyperService::new(with_peer);
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let watched = graceful.watch(conn);
-            tokio::spawn(async move {
-                let _ = watched.await;
-                drop(permit);
-            });
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let conn = ConnSettings {
+            header_read_timeout: config.header_read_timeout,
+        };
+        let images = images_listener.map(|l| {
+            tokio::spawn(accept_loop(
+                l,
+                images_app,
+                slots.clone(),
+                graceful.clone(),
+                stop_rx.clone(),
+                conn,
+            ))
+        });
+        let registry = tokio::spawn(accept_loop(
+            listener,
+            app,
+            slots,
+            graceful.clone(),
+            stop_rx,
+            conn,
+        ));
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        let _ = registry.await;
+        if let Some(images) = images {
+            let _ = images.await;
         }
-        drop(listener);
+        let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
         tokio::select! {
             _ = graceful.shutdown() => tracing::info!("all connections closed"),
             _ = tokio::time::sleep(config.shutdown_timeout) => {
@@ -176,5 +191,57 @@ impl Server {
         analyzer.abort();
         store.close().await;
         Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ConnSettings {
+    header_read_timeout: Duration,
+}
+
+/// Accepts connections on one listener until `stop` turns true; every connection holds one
+/// of the shared `slots` (at the limit, new clients wait in the backlog) and is watched by
+/// `graceful`, so that shutdown waits for it.
+async fn accept_loop(
+    listener: TcpListener,
+    app: axum::Router,
+    slots: Arc<Semaphore>,
+    graceful: Arc<GracefulShutdown>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    conn: ConnSettings,
+) {
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stop.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            c = listener.accept() => match c {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(conn.header_read_timeout);
+        let with_peer = tower::Layer::layer(&axum::Extension(Peer(peer)), app.clone());
+        let service = TowerToHyperService::new(with_peer);
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let watched = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = watched.await;
+            drop(permit);
+        });
     }
 }

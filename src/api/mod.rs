@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod v1;
+pub mod v2;
 
 use crate::registry::Registry;
 use crate::storage::Catalog;
@@ -26,6 +27,8 @@ pub struct AppState<S> {
     pub metrics: crate::metrics::Metrics,
     /// Serve `/metrics` on the API listener (off when disabled or moved to its own).
     pub metrics_on_api: bool,
+    /// The public base URL of the images API (version documents, `Location`).
+    pub public_endpoint: Option<String>,
     /// How many `x-image-meta-*` headers one image response may carry.
     pub meta_budget: v1::meta_headers::HeaderBudget,
 }
@@ -33,8 +36,24 @@ pub struct AppState<S> {
 /// The state extractor of every handler.
 pub type App<S> = State<Arc<AppState<S>>>;
 
-/// The whole API: the v1 routes and the shared ones, inside the shared layers.
+/// The registry listener: the v1 routes and the shared ones, inside the shared layers.
 pub fn router<S: Catalog>(state: Arc<AppState<S>>) -> Router {
-    let routes = v1::routes::<S>().merge(common::routes::<S>());
-    common::layers(routes, state)
+    let routes = v1::routes::<S>()
+        .merge(common::routes::<S>())
+        .fallback(|| async {
+            common::error::error_response(axum::http::StatusCode::NOT_FOUND, "No such resource")
+        });
+    common::layers(routes, state, common::ErrorBodies::V1)
+}
+
+/// The images listener: the v2 routes and the shared ones, inside the shared layers, with
+/// `/v2.N/` prefixes routed as `/v2/`.
+pub fn images_router<S: Catalog>(state: Arc<AppState<S>>) -> Router {
+    let routes = v2::routes::<S>().merge(common::routes::<S>());
+    let inner = common::layers(routes, state, common::ErrorBodies::V2);
+    Router::new()
+        .fallback_service(inner)
+        .layer(axum::middleware::map_request(|req| async {
+            v2::strip_minor_version(req)
+        }))
 }

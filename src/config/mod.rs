@@ -67,6 +67,16 @@ pub struct Settings {
     #[arg(long, env = "GLIMPSE_BIND")]
     pub bind: Option<SocketAddr>,
 
+    /// Serve the Glance v2 images API on this address too (Glance's API port is 9292); off
+    /// when unset.
+    #[arg(long, env = "GLIMPSE_IMAGES_BIND")]
+    pub images_bind: Option<SocketAddr>,
+
+    /// The public base URL of the images API, for the links of its version documents
+    /// (e.g. https://image.example.com); by default the request's own host.
+    #[arg(long, env = "GLIMPSE_PUBLIC_ENDPOINT")]
+    pub public_endpoint: Option<String>,
+
     /// Database URL: sqlite://FILE, postgres://USER@HOST/DB, mysql:// or mariadb://USER@HOST/DB
     /// [default: sqlite://glimpse.db].
     #[arg(long = "database", env = "GLIMPSE_DATABASE_URL")]
@@ -240,6 +250,8 @@ impl Settings {
             hi,
             lo,
             bind,
+            images_bind,
+            public_endpoint,
             database_url,
             api_limit_max,
             limit_param_default,
@@ -286,6 +298,8 @@ impl Settings {
         let formats = Formats::default();
         Settings {
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 9191))),
+            images_bind: None,
+            public_endpoint: None,
             database_url: Some("sqlite://glimpse.db".into()),
             api_limit_max: Some(1000),
             limit_param_default: Some(25),
@@ -388,6 +402,10 @@ impl Sources {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
+    /// The v2 images API's listener, if it is served.
+    pub images_bind: Option<SocketAddr>,
+    /// The base of absolute links in version documents; the request's host when unset.
+    pub public_endpoint: Option<String>,
     pub database_url: String,
     pub pool: PoolSettings,
     pub limits: PageLimits,
@@ -481,6 +499,11 @@ impl ServerConfig {
         }
         Ok(ServerConfig {
             bind: get!(bind),
+            images_bind: s.images_bind,
+            public_endpoint: s
+                .public_endpoint
+                .as_deref()
+                .map(|e| e.trim_end_matches('/').to_owned()),
             database_url,
             pool: PoolSettings {
                 max_connections: db_max,
@@ -537,7 +560,8 @@ impl ServerConfig {
     /// The auth mode to run with, resolved against the bind address: without an explicit
     /// mode, a non-loopback bind is refused (anyone could claim to be admin there).
     pub fn auth_config(&self) -> Result<AuthConfig, String> {
-        let public = !self.bind.ip().is_loopback();
+        let public = !self.bind.ip().is_loopback()
+            || self.images_bind.is_some_and(|a| !a.ip().is_loopback());
         let (mode, noauth_allowed_publicly) = match (self.auth, self.noauth) {
             (Some(AuthMode::Keystone), _) => {
                 (Mode::Keystone(Box::new(self.keystone_settings()?)), false)

@@ -1,8 +1,8 @@
 //! The image record.
 
-use super::{Status, Timestamp};
+use super::{ImageVisibility, Status, Timestamp};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// An image id: a UUID, always held in its canonical lowercase hyphenated form so that every
@@ -50,6 +50,9 @@ impl fmt::Display for ImageId {
 /// Custom key/value properties, ordered by name so output is deterministic.
 pub type Properties = BTreeMap<String, String>;
 
+/// An image's tags, ordered so output is deterministic.
+pub type Tags = BTreeSet<String>;
+
 /// An image's metadata: the detailed form of the API (also read back by `db import`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +67,9 @@ pub struct Image {
     pub checksum: Option<String>,
     pub min_disk: i64,
     pub min_ram: i64,
-    pub is_public: bool,
+    /// Who the image is for; v1's `is_public` is `visibility == Public`.
+    #[serde(default)]
+    pub visibility: ImageVisibility,
     pub protected: bool,
     pub owner: Option<String>,
     pub location: Option<String>,
@@ -73,6 +78,17 @@ pub struct Image {
     pub deleted_at: Option<Timestamp>,
     pub deleted: bool,
     pub properties: Properties,
+    /// Hidden from default v2 lists.
+    #[serde(default)]
+    pub os_hidden: bool,
+    /// The multihash of the data (v2 uploads; null for v1 images).
+    #[serde(default)]
+    pub os_hash_algo: Option<String>,
+    #[serde(default)]
+    pub os_hash_value: Option<String>,
+    /// v2 tags, kept sorted and unique.
+    #[serde(default)]
+    pub tags: Tags,
     /// Bumped on every change (fields, properties, memberships): the ETag, and the
     /// compare-and-set token of every write.
     #[serde(skip)]

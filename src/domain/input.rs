@@ -5,7 +5,7 @@
 
 use super::formats::Formats;
 use super::image::Properties;
-use super::{Caller, Image, ImageId, Status, Timestamp};
+use super::{Caller, Image, ImageId, ImageVisibility, Status, Timestamp};
 use crate::error::Error;
 
 /// The limits of image fields that are configurable.
@@ -170,7 +170,7 @@ impl Image {
             checksum: input.checksum.apply(None),
             min_disk: input.min_disk.apply_or(0, 0),
             min_ram: input.min_ram.apply_or(0, 0),
-            is_public: input.is_public.apply_or(false, false),
+            visibility: ImageVisibility::from_is_public(input.is_public == Field::Set(true)),
             protected: input.protected.apply_or(false, false),
             owner,
             location: input.location.apply(None),
@@ -179,6 +179,10 @@ impl Image {
             deleted_at: None,
             deleted: false,
             properties: input.properties.unwrap_or_default(),
+            os_hidden: false,
+            os_hash_algo: None,
+            os_hash_value: None,
+            tags: Default::default(),
             version: 1,
         };
         check_image(&image, rules)?;
@@ -207,7 +211,9 @@ impl Image {
         next.checksum = input.checksum.apply(next.checksum);
         next.min_disk = input.min_disk.apply_or(next.min_disk, 0);
         next.min_ram = input.min_ram.apply_or(next.min_ram, 0);
-        next.is_public = input.is_public.apply_or(next.is_public, false);
+        if input.is_public != Field::Absent {
+            next.visibility = ImageVisibility::from_is_public(input.is_public == Field::Set(true));
+        }
         next.protected = input.protected.apply_or(next.protected, false);
         if caller.is_admin {
             next.owner = input.owner.apply(next.owner);

@@ -1,6 +1,6 @@
 //! Image memberships: sharing a private image with other tenants.
 
-use super::ImageId;
+use super::{ImageId, MemberStatus, Timestamp};
 use crate::error::Error;
 use serde::Serialize;
 
@@ -8,8 +8,15 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Membership {
     pub member_id: String,
-    /// May this member share the image further?
+    /// May this member share the image further? (v1 only)
     pub can_share: bool,
+    /// The member project's answer (v2 only; v1 rows start pending).
+    #[serde(skip)]
+    pub status: MemberStatus,
+    #[serde(skip)]
+    pub created_at: Option<Timestamp>,
+    #[serde(skip)]
+    pub updated_at: Option<Timestamp>,
 }
 
 /// One image shared with a member, as `/shared-images/<member>` lists it.
@@ -52,6 +59,9 @@ pub fn resolve_grants(grants: Vec<MemberGrant>, current: &[Membership]) -> Vec<M
             Membership {
                 can_share: g.can_share.unwrap_or_else(kept),
                 member_id: g.member_id,
+                status: MemberStatus::Pending,
+                created_at: None,
+                updated_at: None,
             }
         })
         .collect()
@@ -72,6 +82,9 @@ mod tests {
         Membership {
             member_id: id.into(),
             can_share,
+            status: MemberStatus::Pending,
+            created_at: None,
+            updated_at: None,
         }
     }
 

@@ -4,16 +4,21 @@
 
 pub mod access;
 pub mod caller;
+pub mod draft;
 pub mod formats;
 pub mod image;
 pub mod input;
 pub mod member;
+pub mod patch;
+pub mod policy;
 pub mod precondition;
 pub mod query;
 pub mod status;
 pub mod timestamp;
+pub mod visibility;
 
 pub use caller::Caller;
 pub use image::{Image, ImageId};
 pub use status::Status;
 pub use timestamp::Timestamp;
+pub use visibility::{ImageVisibility, MemberStatus};

@@ -2,7 +2,7 @@
 //! ask for. The API layer reads the parameters; the storage layer compiles the query into SQL
 //! in one place.
 
-use super::{Caller, ImageId, Timestamp};
+use super::{Caller, ImageId, ImageVisibility, MemberStatus, Timestamp};
 
 /// Which images a caller's query may return, before any filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,22 @@ pub enum Visibility {
     PublicOwnShared { owner: Option<String> },
     /// Admin with `is_public=false`.
     NonPublic,
+    /// v2, one image: public, community, ownerless, owned by the project, or shared with it
+    /// (whatever the member status).
+    Readable { project: Option<String> },
+    /// v2, a non-admin's list: public, owned by the project, shared with it with
+    /// `member_status` (`None`: any), and with `community` every community image.
+    ListedFor {
+        project: Option<String>,
+        member_status: Option<MemberStatus>,
+        community: bool,
+    },
+    /// v2, an admin's list: everything but, unless `community`, community images of other
+    /// projects.
+    AdminList {
+        project: Option<String>,
+        community: bool,
+    },
 }
 
 impl Visibility {
@@ -27,6 +43,38 @@ impl Visibility {
                 owner: caller.owner.clone(),
             }
         }
+    }
+
+    /// The images a v2 caller may read one at a time.
+    pub fn for_reading_v2(caller: &Caller) -> Self {
+        if caller.is_admin {
+            Visibility::Everything
+        } else {
+            Visibility::Readable {
+                project: caller.owner.clone(),
+            }
+        }
+    }
+
+    /// Which images may serve as this list's marker: those the caller could read.
+    pub fn of_marker(&self) -> Visibility {
+        match self {
+            Visibility::Visible { owner } => Visibility::Visible {
+                owner: owner.clone(),
+            },
+            Visibility::ListedFor { project, .. } => Visibility::Readable {
+                project: project.clone(),
+            },
+            _ => Visibility::Everything,
+        }
+    }
+
+    /// Whether a non-admin reads through it (who never sees deleted rows).
+    pub fn is_restricted(&self) -> bool {
+        matches!(
+            self,
+            Visibility::Visible { .. } | Visibility::Readable { .. } | Visibility::ListedFor { .. }
+        )
     }
 }
 
@@ -94,9 +142,62 @@ pub enum SortDir {
     Desc,
 }
 
+/// A text column a v2 filter matches against a set of values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextColumn {
+    Id,
+    Name,
+    Status,
+    DiskFormat,
+    ContainerFormat,
+    Owner,
+    Checksum,
+    OsHashAlgo,
+    OsHashValue,
+}
+
+/// An integer column a v2 filter compares for equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntColumn {
+    Size,
+    VirtualSize,
+    MinRam,
+    MinDisk,
+}
+
+/// A time column of a v2 range filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeColumn {
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A comparison of a v2 time filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    Eq,
+    Neq,
+}
+
 /// Exact-match and range filters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters {
+    /// v2: each column must be one of its values.
+    pub one_of: Vec<(TextColumn, Vec<String>)>,
+    /// v2: each column must equal its value.
+    pub equal: Vec<(IntColumn, i64)>,
+    /// v2: each comparison must hold (`[start, end)` instants already, see [`Comparison`]).
+    pub times: Vec<(TimeColumn, Comparison, Timestamp)>,
+    /// v2: exactly this visibility.
+    pub visibility: Option<ImageVisibility>,
+    /// v2: `os_hidden` must be this.
+    pub os_hidden: Option<bool>,
+    /// v2: every one of these tags.
+    pub tags: Vec<String>,
     pub name: Option<String>,
     pub status: Option<String>,
     pub disk_format: Option<String>,
@@ -117,8 +218,8 @@ pub struct ListQuery {
     pub visibility: Visibility,
     pub deleted: DeletedScope,
     pub filters: Filters,
-    pub sort_key: SortKey,
-    pub sort_dir: SortDir,
+    /// The total order: the sort keys, then the `created_at` and `id` tie-breakers.
+    pub order: Vec<(SortKey, SortDir)>,
     pub limit: u64,
     pub marker: Option<ImageId>,
 }
@@ -206,12 +307,93 @@ impl ListQuery {
             visibility,
             deleted,
             filters: params.filters,
-            sort_key: params.sort_key.unwrap_or(SortKey::CreatedAt),
-            sort_dir: params.sort_dir.unwrap_or(SortDir::Desc),
+            order: total_order(
+                &[(
+                    params.sort_key.unwrap_or(SortKey::CreatedAt),
+                    params.sort_dir.unwrap_or(SortDir::Desc),
+                )],
+                params.sort_dir.unwrap_or(SortDir::Desc),
+            ),
             limit: params.limit.unwrap_or(limits.default).min(limits.max),
             marker: params.marker,
         }
     }
+}
+
+/// The `visibility` a v2 list asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisibilityParam {
+    Only(ImageVisibility),
+    /// `all`: no restriction within what the caller may see, community images included.
+    All,
+}
+
+/// What a v2 list request asked for, each value already of its type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct V2ListParams {
+    pub filters: Filters,
+    pub visibility: Option<VisibilityParam>,
+    /// `None`: the default (accepted); `Some(None)`: `all`.
+    pub member_status: Option<Option<MemberStatus>>,
+    /// The sort keys as asked (empty: `created_at desc`), and the tie-breakers' direction.
+    pub sort: Vec<(SortKey, SortDir)>,
+    pub ties: Option<SortDir>,
+    pub limit: Option<u64>,
+    pub marker: Option<ImageId>,
+}
+
+impl ListQuery {
+    /// A v2 list for `caller` (section 4.4 of the contract): hidden images only on request,
+    /// community images of others only with `visibility=community|all`, shares by status.
+    pub fn for_v2(params: V2ListParams, caller: &Caller, limits: PageLimits) -> Self {
+        let mut filters = params.filters;
+        let community = match params.visibility {
+            Some(VisibilityParam::All) => true,
+            Some(VisibilityParam::Only(v)) => {
+                filters.visibility = Some(v);
+                v == ImageVisibility::Community
+            }
+            None => false,
+        };
+        filters.os_hidden = Some(filters.os_hidden.unwrap_or(false));
+        let visibility = if caller.is_admin {
+            Visibility::AdminList {
+                project: caller.owner.clone(),
+                community,
+            }
+        } else {
+            Visibility::ListedFor {
+                project: caller.owner.clone(),
+                member_status: params.member_status.unwrap_or(Some(MemberStatus::Accepted)),
+                community,
+            }
+        };
+        let keys = if params.sort.is_empty() {
+            vec![(SortKey::CreatedAt, SortDir::Desc)]
+        } else {
+            params.sort
+        };
+        ListQuery {
+            visibility,
+            deleted: DeletedScope::Live,
+            filters,
+            order: total_order(&keys, params.ties.unwrap_or(SortDir::Desc)),
+            limit: params.limit.unwrap_or(limits.default).min(limits.max),
+            marker: params.marker,
+        }
+    }
+}
+
+/// `keys` followed by the tie-breakers `created_at` and `id` (in direction `ties`) where they
+/// are not keys already: an order in which no two images are equal, as keyset paging needs.
+pub fn total_order(keys: &[(SortKey, SortDir)], ties: SortDir) -> Vec<(SortKey, SortDir)> {
+    let mut order = keys.to_vec();
+    for tie in [SortKey::CreatedAt, SortKey::Id] {
+        if !order.iter().any(|(k, _)| *k == tie) {
+            order.push((tie, ties));
+        }
+    }
+    order
 }
 
 #[cfg(test)]
@@ -229,8 +411,13 @@ mod tests {
     #[test]
     fn defaults() {
         let lq = query(ListParams::default(), &Caller::anonymous_admin());
-        assert_eq!(lq.sort_key, SortKey::CreatedAt);
-        assert_eq!(lq.sort_dir, SortDir::Desc);
+        assert_eq!(
+            lq.order,
+            [
+                (SortKey::CreatedAt, SortDir::Desc),
+                (SortKey::Id, SortDir::Desc)
+            ]
+        );
         assert_eq!(lq.limit, 25);
         assert_eq!(lq.deleted, DeletedScope::Live);
         assert_eq!(lq.visibility, Visibility::PublicOwnShared { owner: None });

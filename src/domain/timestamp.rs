@@ -29,6 +29,16 @@ impl Timestamp {
         Timestamp(t.replace_nanosecond(micros).unwrap_or(t))
     }
 
+    /// This instant `n` whole seconds later.
+    pub fn plus_seconds(self, n: i64) -> Self {
+        Timestamp(self.0.saturating_add(time::Duration::seconds(n)))
+    }
+
+    /// This instant without its fraction of a second (what v2 shows).
+    pub fn whole_second(self) -> Self {
+        Timestamp(self.0.replace_nanosecond(0).unwrap_or(self.0))
+    }
+
     pub fn as_primitive(self) -> PrimitiveDateTime {
         self.0
     }

@@ -75,7 +75,7 @@ impl<S: Catalog> Registry<S> {
     }
 
     pub async fn remove_member(&self, image: &Shareable, member_id: &str) -> Result<()> {
-        if self.store.remove_member(&image.id, member_id).await? {
+        if self.store.remove_member(&image.id, member_id, true).await? {
             Ok(())
         } else {
             Err(Error::NotFound(format!(

@@ -4,6 +4,8 @@
 
 mod images;
 mod members;
+mod v2_images;
+mod v2_members;
 
 pub use images::ImageUpdate;
 pub use members::Shareable;

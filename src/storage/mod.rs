@@ -6,7 +6,7 @@ pub mod sql;
 
 use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::query::{ListQuery, Visibility};
-use crate::domain::{Caller, Image, ImageId};
+use crate::domain::{Caller, Image, ImageId, MemberStatus};
 use crate::error::Result;
 use std::future::Future;
 
@@ -83,12 +83,31 @@ pub trait Catalog: Send + Sync + 'static {
         can_share: Option<bool>,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Removes one membership; false if there was none.
+    /// Removes one membership; false if there was none. `touch` moves the image's version
+    /// and `updated_at` with it (v1).
     fn remove_member(
         &self,
         id: &ImageId,
         member: &str,
+        touch: bool,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Adds a pending membership: `Conflict` if the project is a member already, `TooLarge`
+    /// if the image has `max` members.
+    fn add_member(
+        &self,
+        id: &ImageId,
+        member: &str,
+        max: usize,
+    ) -> impl Future<Output = Result<Membership>> + Send;
+
+    /// Records a member project's answer; `None` if it is not a member.
+    fn set_member_status(
+        &self,
+        id: &ImageId,
+        member: &str,
+        status: MemberStatus,
+    ) -> impl Future<Output = Result<Option<Membership>>> + Send;
 
     /// Replaces all memberships of an image at once; a grant that leaves `can_share` unsaid
     /// keeps the member's current flag, read in the same transaction as the write.

@@ -172,6 +172,7 @@ impl Drop for TestDb {
 pub fn default_config(database_url: &str) -> ServerConfig {
     let settings = Settings {
         bind: Some("127.0.0.1:0".parse().expect("addr")),
+        images_bind: Some("127.0.0.1:0".parse().expect("addr")),
         database_url: Some(database_url.to_owned()),
         db_max_connections: Some(5),
         db_acquire_timeout: Some(5.0),
@@ -182,7 +183,10 @@ pub fn default_config(database_url: &str) -> ServerConfig {
 
 /// A running server and its database.
 pub struct TestServer {
+    /// The v1 registry API.
     pub base: String,
+    /// The v2 images API (same catalog).
+    pub v2: String,
     pub http: reqwest::Client,
     pub db: TestDb,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -204,12 +208,17 @@ impl TestServer {
         tweak(&mut config);
         let server = Server::bind(config).await.expect("server starts");
         let addr = server.local_addr().expect("addr");
+        let v2 = server
+            .images_addr()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run(async {
             let _ = rx.await;
         }));
         TestServer {
             base: format!("http://{addr}"),
+            v2,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()

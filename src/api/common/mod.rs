@@ -33,13 +33,23 @@ pub fn routes<S: Catalog>() -> Router<Arc<AppState<S>>> {
         .route("/metrics", get(metrics::metrics_any::<S>))
 }
 
-/// `routes` with the unknown-route 404, the state, and the layers every request passes:
-/// timeout, body limit, JSON error bodies, request id and log.
-pub fn layers<S: Catalog>(routes: Router<Arc<AppState<S>>>, state: Arc<AppState<S>>) -> Router {
+/// Which API's error body a listener's framework errors get.
+#[derive(Debug, Clone, Copy)]
+pub enum ErrorBodies {
+    V1,
+    V2,
+}
+
+/// `routes` with the state and the layers every request passes: timeout, body limit, JSON
+/// error bodies (of `errors`' shape), request id and log.
+pub fn layers<S: Catalog>(
+    routes: Router<Arc<AppState<S>>>,
+    state: Arc<AppState<S>>,
+    errors: ErrorBodies,
+) -> Router {
     let max_body = state.max_body_bytes;
     let timeout = state.request_timeout;
     routes
-        .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "No such resource") })
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -50,6 +60,11 @@ pub fn layers<S: Catalog>(routes: Router<Arc<AppState<S>>>, state: Arc<AppState<
             body_limit::limit_body(max_body, req, next)
         }))
         // Outside the body limit, so that its 413 gets the JSON error body too.
-        .layer(axum::middleware::map_response(error::json_errors))
+        .layer(axum::middleware::map_response(move |resp| async move {
+            match errors {
+                ErrorBodies::V1 => error::json_errors(resp).await,
+                ErrorBodies::V2 => crate::api::v2::error::json_errors(resp).await,
+            }
+        }))
         .layer(axum::middleware::from_fn(request_log::request_id_and_log))
 }

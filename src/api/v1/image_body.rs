@@ -242,7 +242,12 @@ mod tests {
         let img = create(r#"{"image": {"name": "x"}}"#).unwrap();
         assert_eq!(img.status, Status::Active);
         assert_eq!(
-            (img.min_disk, img.min_ram, img.is_public, img.protected),
+            (
+                img.min_disk,
+                img.min_ram,
+                img.visibility.is_public(),
+                img.protected
+            ),
             (0, 0, false, false)
         );
         assert!(img.properties.is_empty());
@@ -315,7 +320,7 @@ mod tests {
                 "properties": [{"name": "a", "value": "1"}, {"name": "b", "value": ""}]}}"#,
         )
         .unwrap();
-        assert!(!img.is_public && img.protected);
+        assert!(!img.visibility.is_public() && img.protected);
         assert_eq!(img.properties.get("a").map(String::as_str), Some("1"));
         assert_eq!(img.properties.get("b").map(String::as_str), Some(""));
     }

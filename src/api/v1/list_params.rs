@@ -137,6 +137,7 @@ pub fn parse(pairs: &[(String, String)], caller: &Caller) -> Result<ListParams, 
             .iter()
             .filter_map(|(k, v)| Some((k.strip_prefix(PROPERTY_PREFIX)?.to_owned(), v.clone())))
             .collect(),
+        ..Filters::default()
     };
     if let Some(s) = &filters.status {
         // Reject typos loudly rather than silently matching nothing.
@@ -202,8 +203,7 @@ mod tests {
     #[test]
     fn defaults() {
         let lq = q("", &Caller::anonymous_admin()).unwrap();
-        assert_eq!(lq.sort_key, SortKey::CreatedAt);
-        assert_eq!(lq.sort_dir, SortDir::Desc);
+        assert_eq!(lq.order[0], (SortKey::CreatedAt, SortDir::Desc));
         assert_eq!(lq.limit, 25);
         assert_eq!(lq.deleted, DeletedScope::Live);
         assert_eq!(lq.visibility, Visibility::PublicOwnShared { owner: None });

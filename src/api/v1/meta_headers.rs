@@ -55,7 +55,7 @@ fn meta_fields(image: &Image) -> [Option<MetaValue<'_>>; META_FIELDS.len()] {
         image.checksum.as_deref().map(Text),
         Some(Int(image.min_disk)),
         Some(Int(image.min_ram)),
-        Some(Bool(image.is_public)),
+        Some(Bool(image.visibility.is_public())),
         Some(Bool(image.protected)),
         image.owner.as_deref().map(Text),
         Some(Time(image.created_at)),

@@ -2,8 +2,9 @@
 
 use crate::api::common::etag::etag_header;
 use crate::api::common::json;
+use crate::domain::image::Properties;
 use crate::domain::member::{Membership, SharedImage};
-use crate::domain::{Image, ImageId};
+use crate::domain::{Image, ImageId, Timestamp};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
@@ -15,7 +16,55 @@ pub struct ImagesBody<T> {
 
 #[derive(Serialize)]
 struct ImageBody<'a> {
-    image: &'a Image,
+    image: V1Image<'a>,
+}
+
+/// The detailed v1 form of an image: the registry's fields, with `is_public` for visibility.
+#[derive(Debug, Serialize)]
+pub struct V1Image<'a> {
+    pub id: &'a ImageId,
+    pub name: &'a Option<String>,
+    pub status: &'static str,
+    pub disk_format: &'a Option<String>,
+    pub container_format: &'a Option<String>,
+    pub size: Option<i64>,
+    pub virtual_size: Option<i64>,
+    pub checksum: &'a Option<String>,
+    pub min_disk: i64,
+    pub min_ram: i64,
+    pub is_public: bool,
+    pub protected: bool,
+    pub owner: &'a Option<String>,
+    pub location: &'a Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub deleted_at: Option<Timestamp>,
+    pub deleted: bool,
+    pub properties: &'a Properties,
+}
+
+pub fn detailed(i: &Image) -> V1Image<'_> {
+    V1Image {
+        id: &i.id,
+        name: &i.name,
+        status: i.status.as_str(),
+        disk_format: &i.disk_format,
+        container_format: &i.container_format,
+        size: i.size,
+        virtual_size: i.virtual_size,
+        checksum: &i.checksum,
+        min_disk: i.min_disk,
+        min_ram: i.min_ram,
+        is_public: i.visibility.is_public(),
+        protected: i.protected,
+        owner: &i.owner,
+        location: &i.location,
+        created_at: i.created_at,
+        updated_at: i.updated_at,
+        deleted_at: i.deleted_at,
+        deleted: i.deleted,
+        properties: &i.properties,
+    }
 }
 
 /// The brief form of `GET /images`: exactly these six fields.
@@ -46,7 +95,7 @@ pub fn images_page(images: &[Image], detail: bool) -> Response {
         json(
             StatusCode::OK,
             &ImagesBody {
-                images: images.iter().collect(),
+                images: images.iter().map(detailed).collect(),
             },
         )
     } else {
@@ -61,7 +110,12 @@ pub fn images_page(images: &[Image], detail: bool) -> Response {
 
 /// `{"image": ...}` with the image's ETag.
 pub fn image_response(image: &Image) -> Response {
-    let mut resp = json(StatusCode::OK, &ImageBody { image });
+    let mut resp = json(
+        StatusCode::OK,
+        &ImageBody {
+            image: detailed(image),
+        },
+    );
     resp.headers_mut().insert(header::ETAG, etag_header(image));
     resp
 }

@@ -9,7 +9,7 @@ use super::statements as st;
 use super::writes::{self, write_tx};
 use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::query::{ListQuery, Visibility};
-use crate::domain::{Caller, Image, ImageId};
+use crate::domain::{Caller, Image, ImageId, MemberStatus};
 use crate::error::{Error, Result};
 use crate::storage::{Catalog, Edit, PoolStats};
 use std::sync::Arc;
@@ -198,9 +198,24 @@ impl<E: Engine> Catalog for SqlCatalog<E> {
         timed("upsert_member", write_tx(&*self.engine, &attempt)).await
     }
 
-    async fn remove_member(&self, id: &ImageId, member: &str) -> Result<bool> {
-        let attempt = writes::RemoveMember { id, member };
+    async fn remove_member(&self, id: &ImageId, member: &str, touch: bool) -> Result<bool> {
+        let attempt = writes::RemoveMember { id, member, touch };
         timed("remove_member", write_tx(&*self.engine, &attempt)).await
+    }
+
+    async fn add_member(&self, id: &ImageId, member: &str, max: usize) -> Result<Membership> {
+        let attempt = writes::AddMember { id, member, max };
+        timed("add_member", write_tx(&*self.engine, &attempt)).await
+    }
+
+    async fn set_member_status(
+        &self,
+        id: &ImageId,
+        member: &str,
+        status: MemberStatus,
+    ) -> Result<Option<Membership>> {
+        let attempt = writes::SetMemberStatus { id, member, status };
+        timed("set_member_status", write_tx(&*self.engine, &attempt)).await
     }
 
     async fn replace_members(&self, id: &ImageId, grants: &[MemberGrant]) -> Result<()> {

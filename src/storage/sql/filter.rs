@@ -4,8 +4,12 @@
 use super::Backend;
 use super::schema::*;
 use crate::domain::Image;
-use crate::domain::query::{DeletedScope, Filters, ListQuery, SortDir, SortKey, Visibility};
+use crate::domain::query::{
+    Comparison, DeletedScope, Filters, IntColumn, ListQuery, SortDir, SortKey, TextColumn,
+    TimeColumn, Visibility,
+};
 use crate::domain::status::Status;
+use crate::domain::{ImageVisibility, MemberStatus};
 use sea_query::{
     Cond, Condition, Expr, ExprTrait, NullOrdering, Order, Query, SelectStatement, Value,
 };
@@ -14,16 +18,29 @@ fn col(c: &'static str) -> Expr {
     Expr::col((IMAGES, c))
 }
 
-/// `EXISTS (a live membership of this image for owner)`.
-fn member_of(owner: &str) -> Expr {
-    Expr::exists(
-        Query::select()
-            .expr(Expr::cust("1"))
-            .from(MEMBERS)
-            .and_where(Expr::col((MEMBERS, IMAGE_ID)).equals((IMAGES, ID)))
-            .and_where(Expr::col((MEMBERS, MEMBER)).eq(owner))
-            .to_owned(),
-    )
+/// `EXISTS (a membership of this image for project [with this status])`.
+fn member_of(project: &str, status: Option<MemberStatus>) -> Expr {
+    let mut sub = Query::select();
+    sub.expr(Expr::cust("1"))
+        .from(MEMBERS)
+        .and_where(Expr::col((MEMBERS, IMAGE_ID)).equals((IMAGES, ID)))
+        .and_where(Expr::col((MEMBERS, MEMBER)).eq(project));
+    if let Some(st) = status {
+        sub.and_where(Expr::col((MEMBERS, STATUS)).eq(st.as_str()));
+    }
+    Expr::exists(sub.to_owned())
+}
+
+fn is(v: ImageVisibility) -> Expr {
+    col(VISIBILITY).eq(v.as_str())
+}
+
+/// A shared image this project is a member of: members of images of any other visibility
+/// are dormant.
+fn shared_with(project: &str, status: Option<MemberStatus>) -> Condition {
+    Cond::all()
+        .add(is(ImageVisibility::Shared))
+        .add(member_of(project, status))
 }
 
 /// Who may see which rows. Non-admins also never see deleted rows except through
@@ -31,20 +48,59 @@ fn member_of(owner: &str) -> Expr {
 pub fn visibility(vis: &Visibility) -> Option<Condition> {
     match vis {
         Visibility::Everything => None,
-        Visibility::NonPublic => Some(Cond::all().add(col(IS_PUBLIC).eq(false))),
+        Visibility::NonPublic => Some(Cond::all().add(col(VISIBILITY).ne("public"))),
         Visibility::Visible { owner } => {
             let mut c = Cond::any()
-                .add(col(IS_PUBLIC).eq(true))
+                .add(is(ImageVisibility::Public))
                 .add(col(OWNER).is_null());
             if let Some(o) = owner {
-                c = c.add(col(OWNER).eq(o.as_str())).add(member_of(o));
+                c = c.add(col(OWNER).eq(o.as_str())).add(shared_with(o, None));
             }
             Some(c)
         }
         Visibility::PublicOwnShared { owner } => {
-            let mut c = Cond::any().add(col(IS_PUBLIC).eq(true));
+            let mut c = Cond::any().add(is(ImageVisibility::Public));
             if let Some(o) = owner {
-                c = c.add(col(OWNER).eq(o.as_str())).add(member_of(o));
+                c = c.add(col(OWNER).eq(o.as_str())).add(shared_with(o, None));
+            }
+            Some(c)
+        }
+        Visibility::Readable { project } => {
+            let mut c = Cond::any()
+                .add(is(ImageVisibility::Public))
+                .add(is(ImageVisibility::Community))
+                .add(col(OWNER).is_null());
+            if let Some(p) = project {
+                c = c.add(col(OWNER).eq(p.as_str())).add(shared_with(p, None));
+            }
+            Some(c)
+        }
+        Visibility::ListedFor {
+            project,
+            member_status,
+            community,
+        } => {
+            let mut c = Cond::any().add(is(ImageVisibility::Public));
+            if *community {
+                c = c.add(is(ImageVisibility::Community));
+            }
+            if let Some(p) = project {
+                c = c
+                    .add(col(OWNER).eq(p.as_str()))
+                    .add(shared_with(p, *member_status));
+            }
+            Some(c)
+        }
+        Visibility::AdminList {
+            community: true, ..
+        } => None,
+        Visibility::AdminList {
+            project,
+            community: false,
+        } => {
+            let mut c = Cond::any().add(col(VISIBILITY).ne(ImageVisibility::Community.as_str()));
+            if let Some(p) = project {
+                c = c.add(col(OWNER).eq(p.as_str()));
             }
             Some(c)
         }
@@ -97,6 +153,58 @@ pub fn filters(b: Backend, f: &Filters, selective: &[bool]) -> Condition {
     if let Some(t) = f.changes_since {
         c = c.add(col(UPDATED_AT).gt(b.ts(t)));
     }
+    for (column, values) in &f.one_of {
+        let column = col(text_column(*column));
+        c = match values.as_slice() {
+            [one] => c.add(column.eq(one.as_str())),
+            many => c.add(column.is_in(many.iter().map(String::as_str))),
+        };
+    }
+    for (column, v) in &f.equal {
+        let name = match column {
+            IntColumn::Size => SIZE,
+            IntColumn::VirtualSize => VIRTUAL_SIZE,
+            IntColumn::MinRam => MIN_RAM,
+            IntColumn::MinDisk => MIN_DISK,
+        };
+        c = c.add(col(name).eq(*v));
+    }
+    for (column, op, t) in &f.times {
+        let column = col(match column {
+            TimeColumn::CreatedAt => CREATED_AT,
+            TimeColumn::UpdatedAt => UPDATED_AT,
+        });
+        // v2 shows whole seconds: `T` stands for the instants [T, T + 1 s).
+        let (start, end) = (b.ts(*t), b.ts(t.plus_seconds(1)));
+        c = c.add(match op {
+            Comparison::Lt => Cond::all().add(column.lt(start)),
+            Comparison::Lte => Cond::all().add(column.lt(end)),
+            Comparison::Gt => Cond::all().add(column.gte(end)),
+            Comparison::Gte => Cond::all().add(column.gte(start)),
+            Comparison::Eq => Cond::all()
+                .add(column.clone().gte(start))
+                .add(column.lt(end)),
+            Comparison::Neq => Cond::any()
+                .add(column.clone().lt(start))
+                .add(column.gte(end)),
+        });
+    }
+    if let Some(v) = f.visibility {
+        c = c.add(is(v));
+    }
+    if let Some(h) = f.os_hidden {
+        c = c.add(col(OS_HIDDEN).eq(h));
+    }
+    for tag in &f.tags {
+        c = c.add(Expr::exists(
+            Query::select()
+                .expr(Expr::cust("1"))
+                .from(TAGS)
+                .and_where(Expr::col((TAGS, IMAGE_ID)).equals((IMAGES, ID)))
+                .and_where(Expr::col((TAGS, VALUE)).eq(tag.as_str()))
+                .to_owned(),
+        ));
+    }
     for (n, (name, value)) in f.properties.iter().enumerate() {
         let driving = selective.get(n).copied().unwrap_or(false);
         let mut sub = Query::select();
@@ -138,15 +246,18 @@ pub fn pg_value_prefix(sub: &mut SelectStatement, value: &str) {
 const PG_VALUE_PREFIX: usize = 200;
 const PG_VALUE_PREFIX_EXPR: &str = r#"substr("image_properties"."value", 1, 200)"#;
 
-/// The columns of the total order: the sort key, then `created_at`, then `id` (each once).
-fn order_columns(key: SortKey) -> Vec<SortKey> {
-    let mut cols = vec![key];
-    for tie in [SortKey::CreatedAt, SortKey::Id] {
-        if tie != key {
-            cols.push(tie);
-        }
+fn text_column(c: TextColumn) -> &'static str {
+    match c {
+        TextColumn::Id => ID,
+        TextColumn::Name => NAME,
+        TextColumn::Status => STATUS,
+        TextColumn::DiskFormat => DISK_FORMAT,
+        TextColumn::ContainerFormat => CONTAINER_FORMAT,
+        TextColumn::Owner => OWNER,
+        TextColumn::Checksum => CHECKSUM,
+        TextColumn::OsHashAlgo => OS_HASH_ALGO,
+        TextColumn::OsHashValue => OS_HASH_VALUE,
     }
-    cols
 }
 
 fn column_of(key: SortKey) -> &'static str {
@@ -176,22 +287,21 @@ fn value_of(b: Backend, key: SortKey, m: &Image) -> Option<Value> {
     }
 }
 
-/// Rows strictly after the marker in the total order: a lexicographic comparison over
-/// (key, created_at, id) where NULL sorts before every value. A redundant range bound on the
-/// leading column lets every engine start an index scan at the marker instead of walking from
-/// the first row, so a page costs the same wherever it is.
-pub fn keyset(b: Backend, key: SortKey, dir: SortDir, marker: &Image) -> Condition {
-    let cols = order_columns(key);
-    after(b, &cols, dir, marker)
+/// Rows strictly after the marker in the total order: a lexicographic comparison over the
+/// order's columns (each in its own direction) where NULL sorts before every value. A
+/// redundant range bound on the leading column lets every engine start an index scan at the
+/// marker instead of walking from the first row, so a page costs the same wherever it is.
+pub fn keyset(b: Backend, order: &[(SortKey, SortDir)], marker: &Image) -> Condition {
+    after(b, order, marker)
 }
 
-fn after(b: Backend, cols: &[SortKey], dir: SortDir, m: &Image) -> Condition {
-    let Some((&first, rest)) = cols.split_first() else {
+fn after(b: Backend, cols: &[(SortKey, SortDir)], m: &Image) -> Condition {
+    let Some((&(first, dir), rest)) = cols.split_first() else {
         // Equal on every column: not after.
         return Cond::all().add(Expr::cust("1 = 0"));
     };
     let c = col(column_of(first));
-    let tail = || after(b, rest, dir, m);
+    let tail = || after(b, rest, m);
     match (value_of(b, first, m), dir) {
         (None, SortDir::Asc) => Cond::any()
             .add(c.clone().is_not_null())
@@ -219,21 +329,21 @@ fn after(b: Backend, cols: &[SortKey], dir: SortDir, m: &Image) -> Condition {
 
 /// ORDER BY the total order. NULLs first ascending and last descending, which is SQLite's and
 /// MySQL's natural order; PostgreSQL is told explicitly.
-pub fn order(b: Backend, stmt: &mut SelectStatement, key: SortKey, dir: SortDir) {
-    let order = match dir {
-        SortDir::Asc => Order::Asc,
-        SortDir::Desc => Order::Desc,
-    };
-    for k in order_columns(key) {
+pub fn order(b: Backend, stmt: &mut SelectStatement, order: &[(SortKey, SortDir)]) {
+    for &(k, dir) in order {
+        let o = match dir {
+            SortDir::Asc => Order::Asc,
+            SortDir::Desc => Order::Desc,
+        };
         let c = (IMAGES, column_of(k));
         if b == Backend::Postgres && k.nullable() {
             let nulls = match dir {
                 SortDir::Asc => NullOrdering::First,
                 SortDir::Desc => NullOrdering::Last,
             };
-            stmt.order_by_with_nulls(c, order.clone(), nulls);
+            stmt.order_by_with_nulls(c, o, nulls);
         } else {
-            stmt.order_by(c, order.clone());
+            stmt.order_by(c, o);
         }
     }
 }

@@ -71,6 +71,7 @@ impl<E: Engine> SqlCatalog<E> {
             let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
             tx.execute(E::render(&st::delete_properties_of(&refs)))
                 .await?;
+            tx.execute(E::render(&st::delete_tags_of(&refs))).await?;
             tx.execute(E::render(&st::delete_members_of(&refs))).await?;
             tx.execute(E::render(&st::delete_images(&refs))).await?;
             tx.commit().await?;
@@ -177,6 +178,9 @@ impl<E: Engine> SqlCatalog<E> {
                 other => other,
             })?;
             if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
+                tx.execute(E::render(&ins)).await?;
+            }
+            if let Some(ins) = st::insert_tags(&image.id, &image.tags) {
                 tx.execute(E::render(&ins)).await?;
             }
             for m in &rec.members {

@@ -25,7 +25,7 @@ mod writes;
 
 use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::query::{ListQuery, Visibility};
-use crate::domain::{Caller, Image, ImageId, Timestamp};
+use crate::domain::{Caller, Image, ImageId, MemberStatus, Timestamp};
 use crate::error::{Error, Result};
 use crate::storage::{Catalog, Edit, PoolStats};
 use catalog::SqlCatalog;
@@ -322,11 +322,32 @@ impl Catalog for SqlStore {
         }
     }
 
-    async fn remove_member(&self, id: &ImageId, member: &str) -> Result<bool> {
+    async fn remove_member(&self, id: &ImageId, member: &str, touch: bool) -> Result<bool> {
         match self {
-            SqlStore::Sqlite(c) => c.remove_member(id, member).await,
-            SqlStore::Postgres(c) => c.remove_member(id, member).await,
-            SqlStore::MySql(c) => c.remove_member(id, member).await,
+            SqlStore::Sqlite(c) => c.remove_member(id, member, touch).await,
+            SqlStore::Postgres(c) => c.remove_member(id, member, touch).await,
+            SqlStore::MySql(c) => c.remove_member(id, member, touch).await,
+        }
+    }
+
+    async fn add_member(&self, id: &ImageId, member: &str, max: usize) -> Result<Membership> {
+        match self {
+            SqlStore::Sqlite(c) => c.add_member(id, member, max).await,
+            SqlStore::Postgres(c) => c.add_member(id, member, max).await,
+            SqlStore::MySql(c) => c.add_member(id, member, max).await,
+        }
+    }
+
+    async fn set_member_status(
+        &self,
+        id: &ImageId,
+        member: &str,
+        status: MemberStatus,
+    ) -> Result<Option<Membership>> {
+        match self {
+            SqlStore::Sqlite(c) => c.set_member_status(id, member, status).await,
+            SqlStore::Postgres(c) => c.set_member_status(id, member, status).await,
+            SqlStore::MySql(c) => c.set_member_status(id, member, status).await,
         }
     }
 

@@ -36,23 +36,31 @@ const ID_STANDIN: &str = "\u{0}point-read-id";
 const OWNER_STANDIN: &str = "\u{0}point-read-owner";
 
 /// The visibility shapes a point read can have: each variant, with and without an owner.
-const SHAPES: usize = 6;
+const SHAPES: usize = 8;
 
-fn shape(vis: &Visibility) -> usize {
-    match vis {
+fn shape(vis: &Visibility) -> Option<usize> {
+    Some(match vis {
         Visibility::Everything => 0,
         Visibility::NonPublic => 1,
         Visibility::Visible { owner: None } => 2,
         Visibility::Visible { owner: Some(_) } => 3,
         Visibility::PublicOwnShared { owner: None } => 4,
         Visibility::PublicOwnShared { owner: Some(_) } => 5,
-    }
+        Visibility::Readable { project: None } => 6,
+        Visibility::Readable { project: Some(_) } => 7,
+        // List scopes: not a point-read shape; such a read is built on the spot.
+        Visibility::ListedFor { .. } | Visibility::AdminList { .. } => return None,
+    })
 }
 
 fn owner(vis: &Visibility) -> Option<&str> {
     match vis {
         Visibility::Visible { owner } | Visibility::PublicOwnShared { owner } => owner.as_deref(),
-        Visibility::Everything | Visibility::NonPublic => None,
+        Visibility::Readable { project } => project.as_deref(),
+        Visibility::Everything
+        | Visibility::NonPublic
+        | Visibility::ListedFor { .. }
+        | Visibility::AdminList { .. } => None,
     }
 }
 
@@ -65,6 +73,9 @@ impl Template {
             },
             Visibility::PublicOwnShared { owner: Some(_) } => Visibility::PublicOwnShared {
                 owner: Some(OWNER_STANDIN.into()),
+            },
+            Visibility::Readable { project: Some(_) } => Visibility::Readable {
+                project: Some(OWNER_STANDIN.into()),
             },
             other => other.clone(),
         };
@@ -107,9 +118,12 @@ impl Template {
 impl PointReads {
     /// The statement reading `id` as `vis` in `E`'s dialect. One instance serves one engine.
     pub fn statement<E: Engine>(&self, id: &ImageId, vis: &Visibility) -> Sql {
-        self.templates[shape(vis)]
-            .get_or_init(|| Template::render::<E>(vis))
-            .bind(id, vis)
+        match shape(vis) {
+            Some(n) => self.templates[n]
+                .get_or_init(|| Template::render::<E>(vis))
+                .bind(id, vis),
+            None => E::render(&statements::select_image(id, vis)),
+        }
     }
 }
 
@@ -131,12 +145,19 @@ mod tests {
                 owner: owner.clone(),
             },
             Visibility::PublicOwnShared { owner: None },
-            Visibility::PublicOwnShared { owner },
+            Visibility::PublicOwnShared {
+                owner: owner.clone(),
+            },
+            Visibility::Readable { project: None },
+            Visibility::Readable { project: owner },
         ];
         let mut seen = std::collections::HashSet::new();
         let reads = PointReads::default();
         for vis in &cases {
-            assert!(seen.insert(shape(vis)), "two cases share a shape: {vis:?}");
+            assert!(
+                seen.insert(shape(vis).expect("a point-read shape")),
+                "two cases share a shape: {vis:?}"
+            );
             let expected = E::render(&statements::select_image(&id, vis));
             assert_eq!(reads.statement::<E>(&id, vis), expected, "{vis:?}");
         }

@@ -3,7 +3,7 @@
 
 use super::engine::{Columns, DbError, Decode};
 use super::schema::*;
-use crate::domain::image::Properties;
+use crate::domain::image::{Properties, Tags};
 use crate::domain::member::{Membership, SharedImage};
 use crate::domain::{Image, ImageId, Timestamp};
 use crate::error::Error;
@@ -17,6 +17,15 @@ pub fn encode_properties(properties: &Properties) -> Result<String, Error> {
 
 fn decode_properties(text: &str) -> Result<Properties, Error> {
     serde_json::from_str(text).map_err(|e| Error::Internal(format!("unreadable property map: {e}")))
+}
+
+/// The text of the [`TAG_LIST`] column for `tags`.
+pub fn encode_tags(tags: &Tags) -> Result<String, Error> {
+    serde_json::to_string(tags).map_err(|e| Error::Internal(format!("cannot encode the tags: {e}")))
+}
+
+fn decode_tags(text: &str) -> Result<Tags, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Internal(format!("unreadable tag list: {e}")))
 }
 
 fn required<T>(c: usize, v: Option<T>) -> Result<T, DbError> {
@@ -49,7 +58,9 @@ impl Decode for ImageRow {
             checksum: r.string(const { col(CHECKSUM) })?,
             min_disk: int(const { col(MIN_DISK) })?,
             min_ram: int(const { col(MIN_RAM) })?,
-            is_public: r.flag(const { col(IS_PUBLIC) })?,
+            visibility: text(const { col(VISIBILITY) })?
+                .parse()
+                .map_err(|e: Error| DbError::invalid(const { col(VISIBILITY) }, e))?,
             protected: r.flag(const { col(PROTECTED) })?,
             owner: r.string(const { col(OWNER) })?,
             location: r.string(const { col(LOCATION) })?,
@@ -63,12 +74,22 @@ impl Decode for ImageRow {
             } else {
                 Properties::new()
             },
+            os_hidden: r.flag(const { col(OS_HIDDEN) })?,
+            os_hash_algo: r.string(const { col(OS_HASH_ALGO) })?,
+            os_hash_value: r.string(const { col(OS_HASH_VALUE) })?,
+            tags: if self.with_properties {
+                let c = const { col(TAG_LIST) };
+                decode_tags(&text(c)?).map_err(|e| DbError::invalid(c, e))?
+            } else {
+                Tags::new()
+            },
             version: int(const { col(VERSION) })?,
         })
     }
 }
 
-/// A membership from `(member, can_share)` ([`super::statements::select_members`]).
+/// A membership from `(member, can_share, status, created_at, updated_at)`
+/// ([`super::statements::select_members`]).
 pub struct MemberRow;
 
 impl Decode for MemberRow {
@@ -78,6 +99,11 @@ impl Decode for MemberRow {
         Ok(Membership {
             member_id: required(0, r.string(0)?)?,
             can_share: r.flag(1)?,
+            status: required(2, r.string(2)?)?
+                .parse()
+                .map_err(|e: Error| DbError::invalid(2, e))?,
+            created_at: r.timestamp(3)?,
+            updated_at: r.timestamp(4)?,
         })
     }
 }

@@ -11,7 +11,10 @@ pub const VIRTUAL_SIZE: &str = "virtual_size";
 pub const CHECKSUM: &str = "checksum";
 pub const MIN_DISK: &str = "min_disk";
 pub const MIN_RAM: &str = "min_ram";
-pub const IS_PUBLIC: &str = "is_public";
+pub const VISIBILITY: &str = "visibility";
+pub const OS_HIDDEN: &str = "os_hidden";
+pub const OS_HASH_ALGO: &str = "os_hash_algo";
+pub const OS_HASH_VALUE: &str = "os_hash_value";
 pub const PROTECTED: &str = "protected";
 pub const OWNER: &str = "owner";
 pub const LOCATION: &str = "location";
@@ -26,9 +29,11 @@ pub const VERSION: &str = "version";
 /// single-image read) or a second query per page.
 /// `image_properties` keeps the same properties as rows, for the property filters.
 pub const PROPERTY_MAP: &str = "properties";
+/// The image's tags as one JSON array, sorted; `image_tags` keeps them as rows for `tag=`.
+pub const TAG_LIST: &str = "tags";
 
 /// Every column of `images`, in the order rows are decoded.
-pub const IMAGE_COLUMNS: [&str; 20] = [
+pub const IMAGE_COLUMNS: [&str; 24] = [
     ID,
     NAME,
     STATUS,
@@ -39,7 +44,7 @@ pub const IMAGE_COLUMNS: [&str; 20] = [
     CHECKSUM,
     MIN_DISK,
     MIN_RAM,
-    IS_PUBLIC,
+    VISIBILITY,
     PROTECTED,
     OWNER,
     LOCATION,
@@ -49,6 +54,10 @@ pub const IMAGE_COLUMNS: [&str; 20] = [
     DELETED,
     VERSION,
     PROPERTY_MAP,
+    OS_HIDDEN,
+    OS_HASH_ALGO,
+    OS_HASH_VALUE,
+    TAG_LIST,
 ];
 
 /// `a == b`, usable in constants.
@@ -88,3 +97,5 @@ pub const VALUE: &str = "value";
 pub const MEMBERS: &str = "image_members";
 pub const MEMBER: &str = "member";
 pub const CAN_SHARE: &str = "can_share";
+
+pub const TAGS: &str = "image_tags";

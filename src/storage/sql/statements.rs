@@ -2,11 +2,11 @@
 
 use super::Backend;
 use super::filter;
-use super::rows::encode_properties;
+use super::rows::{encode_properties, encode_tags};
 use super::schema::*;
-use crate::domain::image::Properties;
+use crate::domain::image::{Properties, Tags};
 use crate::domain::query::{DeletedScope, ListQuery, Visibility};
-use crate::domain::{Image, ImageId, Timestamp};
+use crate::domain::{Image, ImageId, MemberStatus, Timestamp};
 use crate::error::Result;
 use sea_query::{
     DeleteStatement, Expr, ExprTrait, InsertStatement, OnConflict, Query, SelectStatement,
@@ -27,7 +27,7 @@ fn image_values(b: Backend, i: &Image) -> Result<Vec<(&'static str, SimpleExpr)>
         (CHECKSUM, v(i.checksum.clone().into())),
         (MIN_DISK, v(i.min_disk.into())),
         (MIN_RAM, v(i.min_ram.into())),
-        (IS_PUBLIC, v(i.is_public.into())),
+        (VISIBILITY, v(i.visibility.as_str().into())),
         (PROTECTED, v(i.protected.into())),
         (OWNER, v(i.owner.clone().into())),
         (LOCATION, v(i.location.clone().into())),
@@ -37,6 +37,10 @@ fn image_values(b: Backend, i: &Image) -> Result<Vec<(&'static str, SimpleExpr)>
         (DELETED, v(i.deleted.into())),
         (VERSION, v(i.version.into())),
         (PROPERTY_MAP, v(encode_properties(&i.properties)?.into())),
+        (OS_HIDDEN, v(i.os_hidden.into())),
+        (OS_HASH_ALGO, v(i.os_hash_algo.clone().into())),
+        (OS_HASH_VALUE, v(i.os_hash_value.clone().into())),
+        (TAG_LIST, v(encode_tags(&i.tags)?.into())),
     ])
 }
 
@@ -88,7 +92,7 @@ pub fn select_image(id: &ImageId, vis: &Visibility) -> SelectStatement {
     if let Some(v) = filter::visibility(vis) {
         s.cond_where(v);
     }
-    if matches!(vis, Visibility::Visible { .. }) {
+    if vis.is_restricted() {
         s.and_where(Expr::col((IMAGES, DELETED)).eq(false));
     }
     s
@@ -97,17 +101,12 @@ pub fn select_image(id: &ImageId, vis: &Visibility) -> SelectStatement {
 /// The marker image of a list query: one this caller could page through (visible to them,
 /// and for a non-admin not deleted unless the query lists deleted images too).
 pub fn select_marker(marker: &ImageId, q: &ListQuery) -> SelectStatement {
-    let vis = match &q.visibility {
-        Visibility::Visible { owner } => Visibility::Visible {
-            owner: owner.clone(),
-        },
-        _ => Visibility::Everything,
-    };
+    let vis = q.visibility.of_marker();
     let mut s = select_image(marker, &Visibility::Everything);
     if let Some(c) = filter::visibility(&vis) {
         s.cond_where(c);
     }
-    if matches!(vis, Visibility::Visible { .. }) && q.deleted != DeletedScope::All {
+    if vis.is_restricted() && q.deleted != DeletedScope::All {
         s.and_where(Expr::col((IMAGES, DELETED)).eq(false));
     }
     s
@@ -123,9 +122,9 @@ pub fn list_images(
     let mut s = select_images();
     s.cond_where(filter::list_condition(b, q, selective));
     if let Some(m) = marker {
-        s.cond_where(filter::keyset(b, q.sort_key, q.sort_dir, m));
+        s.cond_where(filter::keyset(b, &q.order, m));
     }
-    filter::order(b, &mut s, q.sort_key, q.sort_dir);
+    filter::order(b, &mut s, &q.order);
     s.limit(q.limit);
     s
 }
@@ -150,9 +149,36 @@ pub fn insert_properties(id: &ImageId, props: &Properties) -> Option<InsertState
     Some(ins)
 }
 
+pub fn delete_tags(id: &ImageId) -> DeleteStatement {
+    Query::delete()
+        .from_table(TAGS)
+        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
+        .to_owned()
+}
+
+/// Inserts all of `tags`; `None` when there are none.
+pub fn insert_tags(id: &ImageId, tags: &Tags) -> Option<InsertStatement> {
+    if tags.is_empty() {
+        return None;
+    }
+    let mut ins = Query::insert();
+    ins.into_table(TAGS).columns([IMAGE_ID, VALUE]);
+    for t in tags {
+        ins.values_panic([id.as_str().into(), t.as_str().into()]);
+    }
+    Some(ins)
+}
+
+pub fn delete_tags_of(ids: &[&str]) -> DeleteStatement {
+    Query::delete()
+        .from_table(TAGS)
+        .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
+        .to_owned()
+}
+
 pub fn select_members(id: &ImageId, only_member: Option<&str>) -> SelectStatement {
     let mut s = Query::select();
-    s.columns([MEMBER, CAN_SHARE])
+    s.columns([MEMBER, CAN_SHARE, STATUS, CREATED_AT, UPDATED_AT])
         .from(MEMBERS)
         .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
         .order_by(MEMBER, sea_query::Order::Asc);
@@ -196,6 +222,39 @@ pub fn upsert_member(
             b.ts(now).into(),
         ])
         .on_conflict(on_conflict)
+        .to_owned()
+}
+
+/// A new v2 membership: pending, `can_share` false.
+pub fn insert_member(b: Backend, id: &ImageId, member: &str, now: Timestamp) -> InsertStatement {
+    Query::insert()
+        .into_table(MEMBERS)
+        .columns([IMAGE_ID, MEMBER, CAN_SHARE, STATUS, CREATED_AT, UPDATED_AT])
+        .values_panic([
+            id.as_str().into(),
+            member.into(),
+            false.into(),
+            MemberStatus::Pending.as_str().into(),
+            b.ts(now).into(),
+            b.ts(now).into(),
+        ])
+        .to_owned()
+}
+
+/// A member project's answer.
+pub fn update_member_status(
+    b: Backend,
+    id: &ImageId,
+    member: &str,
+    status: MemberStatus,
+    now: Timestamp,
+) -> UpdateStatement {
+    Query::update()
+        .table(MEMBERS)
+        .value(STATUS, status.as_str())
+        .value(UPDATED_AT, b.ts(now))
+        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
+        .and_where(Expr::col(MEMBER).eq(member))
         .to_owned()
 }
 

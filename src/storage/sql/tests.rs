@@ -38,7 +38,7 @@ pub(super) fn image(n: usize, os: &str) -> Image {
         checksum: None,
         min_disk: 0,
         min_ram: 0,
-        is_public: true,
+        visibility: crate::domain::ImageVisibility::Public,
         protected: false,
         owner: None,
         location: None,
@@ -47,6 +47,10 @@ pub(super) fn image(n: usize, os: &str) -> Image {
         deleted_at: None,
         deleted: false,
         properties: [("os".to_owned(), os.to_owned())].into(),
+        os_hidden: false,
+        os_hash_algo: None,
+        os_hash_value: None,
+        tags: Default::default(),
         version: 1,
     }
 }

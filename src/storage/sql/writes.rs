@@ -5,9 +5,9 @@
 use super::engine::{DbError, Engine, Planning, Session};
 use super::rows::{ImageRow, MemberRow};
 use super::statements as st;
-use crate::domain::member::{MemberGrant, resolve_grants};
+use crate::domain::member::{MemberGrant, Membership, resolve_grants};
 use crate::domain::query::Visibility;
-use crate::domain::{Image, ImageId, Timestamp};
+use crate::domain::{Image, ImageId, MemberStatus, Timestamp};
 use crate::error::{Error, Result};
 use crate::storage::Edit;
 use std::future::Future;
@@ -130,6 +130,9 @@ impl<E: Engine> WriteAttempt<E> for CreateImage<'_> {
         if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
             tx.execute(E::render(&ins)).await?;
         }
+        if let Some(ins) = st::insert_tags(&image.id, &image.tags) {
+            tx.execute(E::render(&ins)).await?;
+        }
         Ok(Done::Commit(()))
     }
 }
@@ -153,6 +156,12 @@ impl<E: Engine, F: Edit> WriteAttempt<E> for UpdateImage<'_, F> {
                 tx.execute(E::render(&ins)).await?;
             }
         }
+        if next.tags != current.tags {
+            tx.execute(E::render(&st::delete_tags(&next.id))).await?;
+            if let Some(ins) = st::insert_tags(&next.id, &next.tags) {
+                tx.execute(E::render(&ins)).await?;
+            }
+        }
         Ok(Done::Commit(next))
     }
 }
@@ -171,11 +180,13 @@ impl<E: Engine, F: Edit> WriteAttempt<E> for DeleteImage<'_, F> {
         let soft_delete = |current: &Image| {
             let mut next = (self.check)(current)?;
             next.properties.clear();
+            next.tags.clear();
             Ok(next)
         };
         let (_, next) = compare_and_set::<E>(tx, self.id, self.vis, soft_delete).await?;
         tx.execute(E::render(&st::delete_properties(self.id)))
             .await?;
+        tx.execute(E::render(&st::delete_tags(self.id))).await?;
         tx.execute(E::render(&st::delete_members(self.id, None)))
             .await?;
         Ok(Done::Commit(next))
@@ -203,22 +214,26 @@ impl<E: Engine> WriteAttempt<E> for UpsertMember<'_> {
     }
 }
 
-/// Removes one membership: true if there was one.
+/// Removes one membership: true if there was one. With `touch` the image's version and
+/// `updated_at` move (v1); v2 member calls leave the image alone.
 pub struct RemoveMember<'a> {
     pub id: &'a ImageId,
     pub member: &'a str,
+    pub touch: bool,
 }
 
 impl<E: Engine> WriteAttempt<E> for RemoveMember<'_> {
     type Out = bool;
 
     async fn run(&self, tx: &mut E::Session) -> Result<Done<bool>, Fail> {
-        tx.execute(E::render(&st::touch_image(
-            E::BACKEND,
-            self.id,
-            Timestamp::now(),
-        )))
-        .await?;
+        if self.touch {
+            tx.execute(E::render(&st::touch_image(
+                E::BACKEND,
+                self.id,
+                Timestamp::now(),
+            )))
+            .await?;
+        }
         let gone = st::delete_members(self.id, Some(self.member));
         if tx.execute(E::render(&gone)).await? == 0 {
             // Nothing changed: leave the version alone.
@@ -258,5 +273,67 @@ impl<E: Engine> WriteAttempt<E> for ReplaceMembers<'_> {
             tx.execute(E::render(&upsert)).await?;
         }
         Ok(Done::Commit(()))
+    }
+}
+
+/// Adds a v2 membership (pending): 409 if the project is a member already, 413 beyond `max`.
+pub struct AddMember<'a> {
+    pub id: &'a ImageId,
+    pub member: &'a str,
+    pub max: usize,
+}
+
+impl<E: Engine> WriteAttempt<E> for AddMember<'_> {
+    type Out = Membership;
+
+    async fn run(&self, tx: &mut E::Session) -> Result<Done<Membership>, Fail> {
+        let select = E::render(&st::select_members(self.id, None));
+        let existing = tx.fetch(select, Planning::Cached, &MemberRow).await?;
+        if existing.iter().any(|m| m.member_id == self.member) {
+            return Err(Error::Conflict(format!(
+                "Member {} already exists for this image",
+                self.member
+            ))
+            .into());
+        }
+        if existing.len() >= self.max {
+            return Err(Error::TooLarge(format!(
+                "Maximum number of image members exceeded: at most {} are allowed",
+                self.max
+            ))
+            .into());
+        }
+        let now = Timestamp::now();
+        let insert = st::insert_member(E::BACKEND, self.id, self.member, now);
+        tx.execute(E::render(&insert)).await?;
+        Ok(Done::Commit(Membership {
+            member_id: self.member.to_owned(),
+            can_share: false,
+            status: MemberStatus::Pending,
+            created_at: Some(now),
+            updated_at: Some(now),
+        }))
+    }
+}
+
+/// Sets a member's status; `None` if the project is not a member.
+pub struct SetMemberStatus<'a> {
+    pub id: &'a ImageId,
+    pub member: &'a str,
+    pub status: MemberStatus,
+}
+
+impl<E: Engine> WriteAttempt<E> for SetMemberStatus<'_> {
+    type Out = Option<Membership>;
+
+    async fn run(&self, tx: &mut E::Session) -> Result<Done<Option<Membership>>, Fail> {
+        let now = Timestamp::now();
+        let update = st::update_member_status(E::BACKEND, self.id, self.member, self.status, now);
+        if tx.execute(E::render(&update)).await? == 0 {
+            return Ok(Done::Rollback(None));
+        }
+        let select = E::render(&st::select_members(self.id, Some(self.member)));
+        let row = tx.fetch(select, Planning::Cached, &MemberRow).await?.pop();
+        Ok(Done::Commit(row))
     }
 }
