@@ -41,7 +41,7 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 base="http://127.0.0.1:$port"
 
 say "serve on $base"
-"$bin" serve --bind "127.0.0.1:$port" --database "sqlite://$work/fuzz.db" \
+"$bin" serve --bind "127.0.0.1:$port" --images-bind 127.0.0.1:0 --database "sqlite://$work/fuzz.db" \
   --log-level warn >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do

@@ -75,6 +75,9 @@ async fn serve(args: glimpse::cli::ConfigArgs) -> ExitCode {
         ),
         Err(e) => tracing::warn!("listening (address unknown: {e}) with database {db}"),
     }
+    if let Some(addr) = server.images_addr() {
+        tracing::info!("glimpse images API (v2) listening on http://{addr}");
+    }
     if let Err(e) = server.run(shutdown_signal()).await {
         return fail(format!("server error: {e}"), 1);
     }

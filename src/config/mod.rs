@@ -67,10 +67,14 @@ pub struct Settings {
     #[arg(long, env = "GLIMPSE_BIND")]
     pub bind: Option<SocketAddr>,
 
-    /// Serve the Glance v2 images API on this address too (Glance's API port is 9292); off
-    /// when unset.
+    /// Address and port of the Glance v2 images API [default: 127.0.0.1:9292, Glance's API
+    /// port].
     #[arg(long, env = "GLIMPSE_IMAGES_BIND")]
     pub images_bind: Option<SocketAddr>,
+
+    /// Serve the v2 images API; false serves only the v1 registry API [default: true].
+    #[arg(long, env = "GLIMPSE_IMAGES_API")]
+    pub images_api: Option<bool>,
 
     /// The public base URL of the images API, for the links of its version documents
     /// (e.g. https://image.example.com); by default the request's own host.
@@ -251,6 +255,7 @@ impl Settings {
             lo,
             bind,
             images_bind,
+            images_api,
             public_endpoint,
             database_url,
             api_limit_max,
@@ -298,7 +303,8 @@ impl Settings {
         let formats = Formats::default();
         Settings {
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 9191))),
-            images_bind: None,
+            images_bind: Some(SocketAddr::from(([127, 0, 0, 1], 9292))),
+            images_api: Some(true),
             public_endpoint: None,
             database_url: Some("sqlite://glimpse.db".into()),
             api_limit_max: Some(1000),
@@ -452,6 +458,8 @@ impl ServerConfig {
                 s.$f.clone().ok_or_else(|| missing(stringify!($f)))?
             };
         }
+        let images_api: bool = get!(images_api);
+        let images_bind: SocketAddr = get!(images_bind);
         let api_limit_max: u64 = get!(api_limit_max);
         let limit_default: u64 = get!(limit_param_default);
         if api_limit_max == 0 {
@@ -499,7 +507,7 @@ impl ServerConfig {
         }
         Ok(ServerConfig {
             bind: get!(bind),
-            images_bind: s.images_bind,
+            images_bind: images_api.then_some(images_bind),
             public_endpoint: s
                 .public_endpoint
                 .as_deref()

@@ -131,6 +131,8 @@ pub struct ImageInput {
     pub min_disk: Field<i64>,
     pub min_ram: Field<i64>,
     pub is_public: Field<bool>,
+    /// v2's visibility, which a v1 write may give instead of `is_public`.
+    pub visibility: Option<ImageVisibility>,
     pub protected: Field<bool>,
     pub owner: Field<String>,
     pub location: Field<String>,
@@ -170,7 +172,9 @@ impl Image {
             checksum: input.checksum.apply(None),
             min_disk: input.min_disk.apply_or(0, 0),
             min_ram: input.min_ram.apply_or(0, 0),
-            visibility: ImageVisibility::from_is_public(input.is_public == Field::Set(true)),
+            visibility: input.visibility.unwrap_or(ImageVisibility::from_is_public(
+                input.is_public == Field::Set(true),
+            )),
             protected: input.protected.apply_or(false, false),
             owner,
             location: input.location.apply(None),
@@ -211,7 +215,9 @@ impl Image {
         next.checksum = input.checksum.apply(next.checksum);
         next.min_disk = input.min_disk.apply_or(next.min_disk, 0);
         next.min_ram = input.min_ram.apply_or(next.min_ram, 0);
-        if input.is_public != Field::Absent {
+        if let Some(v) = input.visibility {
+            next.visibility = v;
+        } else if input.is_public != Field::Absent {
             next.visibility = ImageVisibility::from_is_public(input.is_public == Field::Set(true));
         }
         next.protected = input.protected.apply_or(next.protected, false);

@@ -142,6 +142,8 @@ async fn json_logs_have_one_line_per_request_and_no_secrets() {
             "serve",
             "--bind",
             "127.0.0.1:0",
+            "--images-bind",
+            "127.0.0.1:0",
             "--database",
             &db,
             "--log-format",

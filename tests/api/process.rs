@@ -20,6 +20,8 @@ impl Process {
                 "serve",
                 "--bind",
                 "127.0.0.1:0",
+                "--images-bind",
+                "127.0.0.1:0",
                 "--database",
                 database_url,
                 "--log-format",

@@ -97,6 +97,17 @@ fn parse_fields(
     input.min_disk = integer(&mut f, "min_disk")?;
     input.min_ram = integer(&mut f, "min_ram")?;
     input.is_public = boolean(&mut f, "is_public")?;
+    // The registry of the Ocata-to-Queens years took v2's visibility too, but never both.
+    input.visibility = match f.remove("visibility") {
+        None => None,
+        Some(_) if input.is_public != Field::Absent => {
+            return Err(Error::bad_request(
+                "Invalid: is_public and visibility cannot be given together",
+            ));
+        }
+        Some(Value::String(v)) => Some(v.parse()?),
+        Some(_) => return Err(Error::bad_request("visibility must be a string")),
+    };
     input.protected = boolean(&mut f, "protected")?;
     input.owner = string(&mut f, "owner", Some(MAX_OWNER))?;
     input.location = string(&mut f, "location", Some(MAX_LOCATION))?;

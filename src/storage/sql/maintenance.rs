@@ -146,7 +146,7 @@ impl<E: Engine> SqlCatalog<E> {
             if line.trim().is_empty() {
                 continue;
             }
-            let rec: CatalogRecord = serde_json::from_str(&line).map_err(|e| {
+            let rec = CatalogRecord::from_line(&line).map_err(|e| {
                 Error::bad_request(format!("line {}: not a catalog record: {e}", n + 1))
             })?;
             batch.push(rec);

@@ -171,6 +171,9 @@ impl Decode for ExportMemberRow {
                 can_share: r.flag(2)?,
                 created_at: ts(3)?,
                 updated_at: ts(4)?,
+                status: required(5, r.string(5)?)?
+                    .parse()
+                    .map_err(|e: Error| DbError::invalid(5, e))?,
             },
         ))
     }

@@ -306,7 +306,7 @@ pub fn select_export_page(after: Option<&ImageId>, limit: u64) -> SelectStatemen
 /// Full membership rows of a page of images, for export.
 pub fn select_members_of(ids: &[&str]) -> SelectStatement {
     Query::select()
-        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT])
+        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT, STATUS])
         .from(MEMBERS)
         .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
         .order_by(IMAGE_ID, sea_query::Order::Asc)
@@ -321,13 +321,14 @@ pub fn insert_member_row(
 ) -> InsertStatement {
     Query::insert()
         .into_table(MEMBERS)
-        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT])
+        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT, STATUS])
         .values_panic([
             id.as_str().into(),
             m.member.as_str().into(),
             m.can_share.into(),
             b.ts(m.created_at).into(),
             b.ts(m.updated_at).into(),
+            m.status.as_str().into(),
         ])
         .to_owned()
 }
