@@ -417,6 +417,85 @@ macro_rules! keystone_isolation {
     };
 }
 
+/// The access log names the project Keystone vouched for, not the one a client claims in
+/// identity headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_records_the_authenticated_project() {
+    let ks = keystone();
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("log.db").display());
+    let domain = ks.var("KEYSTONE_DOMAIN").to_owned();
+    let proc = crate::process::Process::start(
+        &url,
+        &[
+            "--auth",
+            "keystone",
+            "--keystone-auth-url",
+            ks.auth_url(),
+            "--keystone-username",
+            ks.var("KEYSTONE_SERVICE_USER"),
+            "--keystone-password",
+            ks.var("KEYSTONE_SERVICE_PASSWORD"),
+            "--keystone-project-name",
+            ks.var("KEYSTONE_SERVICE_PROJECT"),
+            "--keystone-user-domain-name",
+            &domain,
+            "--keystone-project-domain-name",
+            &domain,
+        ],
+    );
+    let alpha = ks.token("alpha-member", "alpha").await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/images", proc.base))
+        .header("x-auth-token", &alpha.token)
+        .header("x-tenant-id", "forged-project")
+        .header("x-project-id", "forged-project")
+        .header("x-openstack-request-id", "req-authenticated-log")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let line = loop {
+        let found = proc
+            .log
+            .lock()
+            .expect("log")
+            .iter()
+            .find(|l| l.contains("req-authenticated-log"))
+            .cloned();
+        if let Some(l) = found {
+            break strip_ansi(&l);
+        }
+        assert!(std::time::Instant::now() < deadline, "no access log line");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        line.contains(&format!("tenant={}", alpha.project_id)),
+        "{line} (the token's project: {})",
+        alpha.project_id
+    );
+    assert!(!line.contains("forged-project"), "{line}");
+}
+
+/// A log line without its terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 mod isolation {
     use super::*;
 

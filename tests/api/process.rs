@@ -10,6 +10,8 @@ use std::time::Duration;
 pub struct Process {
     pub child: Child,
     pub base: String,
+    /// Every line the server has written to stderr so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Process {
@@ -36,10 +38,15 @@ impl Process {
             .expect("spawn glimpse");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Ok(mut kept) = kept.lock() {
+                    kept.push(line.clone());
+                }
                 if !sent && let Some(rest) = line.split("listening on http://").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
                     let _ = tx.send(addr);
@@ -53,6 +60,7 @@ impl Process {
         Process {
             child,
             base: format!("http://{addr}"),
+            log,
         }
     }
 

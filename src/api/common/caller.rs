@@ -57,6 +57,9 @@ impl<S: Catalog> FromRequestParts<Arc<AppState<S>>> for Ctx {
             .map(|p| p.0)
             .ok_or_else(|| Error::Internal("request without a peer address".into()))?;
         let caller = state.auth.authenticate(&parts.headers, peer).await?;
+        if let Some(log) = parts.extensions.get::<super::request_log::LoggedCaller>() {
+            log.set(caller.tenant.as_deref(), caller.user.as_deref());
+        }
         if caller.read_only && !matches!(parts.method, Method::GET | Method::HEAD) {
             return Err(Error::Forbidden(
                 "The reader role may only read images; changing them needs the member role".into(),

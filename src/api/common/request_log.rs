@@ -1,7 +1,7 @@
 //! The request id (`x-openstack-request-id`) and the one log line per request.
 
-use super::caller::tenant_of;
 use axum::extract::{MatchedPath, Request};
+use std::sync::{Arc, OnceLock};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -25,7 +25,21 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| format!("req-{}", uuid::Uuid::new_v4()))
 }
 
-pub async fn request_id_and_log(req: Request, next: Next) -> Response {
+/// Who the request turned out to be, filled in by the caller extractor once authentication
+/// has decided: the log names the authenticated project, never one a client merely claimed.
+#[derive(Debug, Clone, Default)]
+pub struct LoggedCaller(Arc<OnceLock<(String, String)>>);
+
+impl LoggedCaller {
+    /// Records the authenticated project and user (`-` where there is none).
+    pub fn set(&self, project: Option<&str>, user: Option<&str>) {
+        let _ = self
+            .0
+            .set((project.unwrap_or("-").to_owned(), user.unwrap_or("-").to_owned()));
+    }
+}
+
+pub async fn request_id_and_log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().clone();
@@ -35,7 +49,8 @@ pub async fn request_id_and_log(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         // Unmatched paths are not labels: their number is unbounded.
         .unwrap_or_else(|| "unmatched".to_owned());
-    let tenant = tenant_of(req.headers()).unwrap_or("-").to_owned();
+    let caller = LoggedCaller::default();
+    req.extensions_mut().insert(caller.clone());
     let in_flight = crate::metrics::request_started();
     let mut resp = next.run(req).await;
     drop(in_flight);
@@ -55,7 +70,8 @@ pub async fn request_id_and_log(req: Request, next: Next) -> Response {
         route = %route,
         status = resp.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        tenant = %tenant,
+        tenant = %caller.0.get().map_or("-", |c| c.0.as_str()),
+        user = %caller.0.get().map_or("-", |c| c.1.as_str()),
         "request"
     );
     resp
