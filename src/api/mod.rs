@@ -40,6 +40,10 @@ pub type App<S> = State<Arc<AppState<S>>>;
 pub fn router<S: Catalog>(state: Arc<AppState<S>>) -> Router {
     let routes = v1::routes::<S>()
         .merge(common::routes::<S>())
+        .route(
+            "/openapi.json",
+            axum::routing::get(common::openapi::openapi),
+        )
         .fallback(|| async {
             common::error::error_response(axum::http::StatusCode::NOT_FOUND, "No such resource")
         });

@@ -165,6 +165,15 @@ impl Authenticator {
         if !caller.roles.is_empty() {
             caller.is_admin = self.has_admin_role(&caller.roles);
         }
+        // A front end that says `reader` (and no writing role) means a reader, as Keystone's
+        // roles do; a caller naming no roles keeps today's meaning (may write).
+        let has = |names: &[&str]| {
+            caller
+                .roles
+                .iter()
+                .any(|r| names.iter().any(|n| n.eq_ignore_ascii_case(r)))
+        };
+        caller.read_only = !caller.is_admin && has(&["reader"]) && !has(&WRITER_ROLES);
         Ok(caller)
     }
 

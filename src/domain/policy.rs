@@ -41,6 +41,15 @@ pub fn check_modify(image: &Image, caller: &Caller) -> Result<(), Error> {
     }
 }
 
+/// Downloading needs the member role (a reader may see an image but not fetch its data).
+pub fn check_download(caller: &Caller) -> Result<(), Error> {
+    if caller.read_only {
+        Err(forbidden("download image data: that needs the member role"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Setting a visibility: `public` is for admins; `community` for the owning project's members.
 pub fn check_visibility(caller: &Caller, v: ImageVisibility) -> Result<(), Error> {
     if v == ImageVisibility::Public && !caller.is_admin {

@@ -70,6 +70,7 @@ impl<S: Catalog> Registry<S> {
     ) -> Result<Image> {
         if changes.is_empty() {
             let image = self.show_v2(caller, id).await?;
+            policy::check_modify(&image, caller)?;
             pre.check(&image)?;
             return Ok(image);
         }

@@ -44,22 +44,29 @@ impl From<AuthError> for Error {
 /// Extractor: the caller of this request.
 pub struct Ctx(pub Caller);
 
+/// The caller of a request as authentication decides it, recorded for the access log.
+pub async fn authenticate<S: Catalog>(parts: &Parts, state: &AppState<S>) -> Result<Caller, Error> {
+    let peer = parts
+        .extensions
+        .get::<Peer>()
+        .map(|p| p.0)
+        .ok_or_else(|| Error::Internal("request without a peer address".into()))?;
+    let caller = state.auth.authenticate(&parts.headers, peer).await?;
+    if let Some(log) = parts.extensions.get::<super::request_log::LoggedCaller>() {
+        log.set(caller.tenant.as_deref(), caller.user.as_deref());
+    }
+    Ok(caller)
+}
+
 impl<S: Catalog> FromRequestParts<Arc<AppState<S>>> for Ctx {
     type Rejection = Error;
 
+    /// The v1 rule for readers applies here: they may only read.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<AppState<S>>,
     ) -> Result<Self, Error> {
-        let peer = parts
-            .extensions
-            .get::<Peer>()
-            .map(|p| p.0)
-            .ok_or_else(|| Error::Internal("request without a peer address".into()))?;
-        let caller = state.auth.authenticate(&parts.headers, peer).await?;
-        if let Some(log) = parts.extensions.get::<super::request_log::LoggedCaller>() {
-            log.set(caller.tenant.as_deref(), caller.user.as_deref());
-        }
+        let caller = authenticate(parts, state).await?;
         if caller.read_only && !matches!(parts.method, Method::GET | Method::HEAD) {
             return Err(Error::Forbidden(
                 "The reader role may only read images; changing them needs the member role".into(),

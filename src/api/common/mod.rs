@@ -7,7 +7,7 @@ pub mod error;
 pub mod etag;
 mod health;
 pub mod metrics;
-mod openapi;
+pub mod openapi;
 pub mod query;
 pub mod request_log;
 
@@ -29,7 +29,6 @@ pub fn routes<S: Catalog>() -> Router<Arc<AppState<S>>> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz::<S>))
-        .route("/openapi.json", get(openapi::openapi))
         .route("/metrics", get(metrics::metrics_any::<S>))
 }
 

@@ -1,10 +1,10 @@
 //! The request id (`x-openstack-request-id`) and the one log line per request.
 
 use axum::extract::{MatchedPath, Request};
-use std::sync::{Arc, OnceLock};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 const REQUEST_ID: &str = "x-openstack-request-id";
@@ -33,9 +33,10 @@ pub struct LoggedCaller(Arc<OnceLock<(String, String)>>);
 impl LoggedCaller {
     /// Records the authenticated project and user (`-` where there is none).
     pub fn set(&self, project: Option<&str>, user: Option<&str>) {
-        let _ = self
-            .0
-            .set((project.unwrap_or("-").to_owned(), user.unwrap_or("-").to_owned()));
+        let _ = self.0.set((
+            project.unwrap_or("-").to_owned(),
+            user.unwrap_or("-").to_owned(),
+        ));
     }
 }
 

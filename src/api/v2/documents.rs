@@ -19,7 +19,25 @@ pub fn is_advertised(segment: &str) -> bool {
 /// `{"versions": [...]}` with absolute links to `<base>/v2/`: the public endpoint when one is
 /// configured, otherwise the request's own scheme and host.
 pub fn versions(public_endpoint: Option<&str>, headers: &HeaderMap) -> Value {
-    let base = match public_endpoint {
+    let base = base_url(public_endpoint, headers);
+    let list: Vec<Value> = VERSIONS
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            json!({
+                "id": id,
+                "status": if i == 0 { "CURRENT" } else { "SUPPORTED" },
+                "links": [{"rel": "self", "href": format!("{base}/v2/")}],
+            })
+        })
+        .collect();
+    json!({ "versions": list })
+}
+
+/// The base of absolute links: the configured public endpoint, else the request's scheme
+/// (`X-Forwarded-Proto` from a TLS-terminating proxy) and host.
+pub fn base_url(public_endpoint: Option<&str>, headers: &HeaderMap) -> String {
+    match public_endpoint {
         Some(b) => b.to_owned(),
         None => {
             let host = headers
@@ -33,19 +51,7 @@ pub fn versions(public_endpoint: Option<&str>, headers: &HeaderMap) -> Value {
                 .unwrap_or("http");
             format!("{scheme}://{host}")
         }
-    };
-    let list: Vec<Value> = VERSIONS
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            json!({
-                "id": id,
-                "status": if i == 0 { "CURRENT" } else { "SUPPORTED" },
-                "links": [{"rel": "self", "href": format!("{base}/v2/")}],
-            })
-        })
-        .collect();
-    json!({ "versions": list })
+    }
 }
 
 const UUID_PATTERN: &str =

@@ -76,11 +76,28 @@ pub async fn json_errors(resp: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if is_json {
+        // Shared pieces (the body limit, probes) answer in the v1 shape, `{"error": {...}}`.
+        let v1 = serde_json::from_slice::<serde_json::Value>(&text).ok();
+        let message = v1
+            .as_ref()
+            .and_then(|v| v.pointer("/error/message"))
+            .and_then(|m| m.as_str());
+        return match message {
+            Some(m) => {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                Response::from_parts(parts, error_body(status, m).into_body())
+            }
+            None => Response::from_parts(parts, Body::from(text)),
+        };
+    }
     let text = String::from_utf8_lossy(&text);
     let message = match status {
         StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large".to_string(),

@@ -59,13 +59,7 @@ pub async fn list<S: crate::storage::Catalog>(
 
 /// Where the new image lives, absolute as Glance gives it.
 fn location(public: Option<&str>, headers: &HeaderMap, id: &ImageId) -> Option<HeaderValue> {
-    let base = match public {
-        Some(b) => b.to_owned(),
-        None => {
-            let host = headers.get(header::HOST)?.to_str().ok()?;
-            format!("http://{host}")
-        }
-    };
+    let base = super::documents::base_url(public, headers);
     HeaderValue::from_str(&format!("{base}/v2/images/{id}")).ok()
 }
 
@@ -245,7 +239,7 @@ pub async fn tasks<S: crate::storage::Catalog>(
 }
 
 /// `POST /import`: no import method is enabled, so any request names an unknown one.
-pub async fn import(body: Bytes) -> V2Result<Response> {
+pub async fn import(_: Caller2, body: Bytes) -> V2Result<Response> {
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let method = v.pointer("/method/name").and_then(Value::as_str);
     Err(Error::bad_request(match method {

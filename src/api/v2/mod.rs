@@ -13,7 +13,7 @@ pub mod patch_body;
 
 use super::AppState;
 use crate::api::App;
-use crate::api::common::caller::Ctx;
+use crate::api::common::caller::authenticate;
 use crate::api::common::json;
 use crate::domain::Caller;
 use crate::storage::Catalog;
@@ -36,8 +36,9 @@ impl<S: Catalog> FromRequestParts<Arc<AppState<S>>> for Caller2 {
         parts: &mut Parts,
         state: &Arc<AppState<S>>,
     ) -> Result<Self, V2Error> {
-        let Ctx(caller) = Ctx::from_request_parts(parts, state).await?;
-        Ok(Caller2(caller))
+        // Readers reach the v2 policy, which answers 404 for what they cannot see and 403
+        // for what they may not change.
+        Ok(Caller2(authenticate(parts, state).await?))
     }
 }
 
@@ -132,6 +133,18 @@ fn doc<S: Catalog>(make: fn(&AppState<S>) -> serde_json::Value) -> MethodRouter<
     )
 }
 
+/// The description of this API.
+pub const OPENAPI_V2_JSON: &str = include_str!("../../../openapi-v2.json");
+
+async fn openapi() -> Response {
+    let mut resp = Response::new(axum::body::Body::from(OPENAPI_V2_JSON));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// The routes of the images API.
 pub fn routes<S: Catalog>() -> Router<Arc<AppState<S>>> {
     use axum::routing::{post, put};
@@ -200,7 +213,7 @@ pub fn routes<S: Catalog>() -> Router<Arc<AppState<S>>> {
         .route("/v2/images/{id}/import", only("POST", post(images::import)))
         .route(
             "/v2/images/{id}/stage",
-            put(|| async { error_body(StatusCode::NOT_FOUND, "Staging is not enabled") }),
+            put(|_: Caller2| async { error_body(StatusCode::NOT_FOUND, "Staging is not enabled") }),
         )
         .route(
             "/v2/schemas/image",
@@ -218,6 +231,7 @@ pub fn routes<S: Catalog>() -> Router<Arc<AppState<S>>> {
             "/v2/schemas/members",
             doc::<S>(|_| documents::members_schema()),
         )
+        .route("/openapi.json", get(openapi))
         .route("/v2/info/import", doc::<S>(|_| documents::import_info()))
         .route("/v2/info/usage", doc::<S>(|_| documents::usage_info()))
         .fallback(unrouted::<S>)
