@@ -9,7 +9,7 @@ use glimpse::api::v1::list_params;
 use glimpse::api::v1::meta_headers::{HeaderBudget, add_image_meta};
 use glimpse::domain::input::Rules;
 use glimpse::domain::query::{ListQuery, PageLimits};
-use glimpse::domain::{Caller, Image, ImageId, Status, Timestamp};
+use glimpse::domain::{Caller, Image, ImageId, ImageVisibility, Status, Timestamp};
 use serde::Serialize;
 use std::hint::black_box;
 
@@ -44,7 +44,7 @@ fn image(i: usize) -> Image {
         checksum: Some("2d0a4a6bd9c4b4c8f4e3c1a0b9e8d7f6".into()),
         min_disk: 10,
         min_ram: 1024,
-        is_public: true,
+        visibility: ImageVisibility::Public,
         protected: false,
         owner: Some("4f1e9c2ab3d54e6f8a7b6c5d4e3f2a1b".into()),
         location: Some("file:///var/lib/glance/images/6c3b8a2e-1f0d-4c9b-8e7a-5d4c3b2a1f0e".into()),
@@ -53,6 +53,10 @@ fn image(i: usize) -> Image {
         deleted_at: None,
         deleted: false,
         properties,
+        os_hidden: false,
+        os_hash_algo: None,
+        os_hash_value: None,
+        tags: Default::default(),
         version: 3,
     }
 }
