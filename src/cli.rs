@@ -45,6 +45,9 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Image data maintenance.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Client commands: talk to a running registry.
     #[command(flatten)]
     Client(crate::client::ClientCommand),
@@ -92,6 +95,19 @@ pub enum DbCommand {
         /// Read from here instead of standard input.
         #[arg(long, short)]
         input: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Compare the image store with the catalog: list objects no live image owns (removed
+    /// with --delete) and images whose data is missing. Changes nothing without --delete.
+    Scrub {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Remove the orphaned objects found.
+        #[arg(long)]
+        delete: bool,
     },
 }
 

@@ -35,6 +35,12 @@ pub enum Error {
         message: String,
         accept_patch: Option<&'static str>,
     },
+    /// The image was deleted while its data was being uploaded (410).
+    #[error("{0}")]
+    Gone(String),
+    /// A `Range` the image's data cannot satisfy (416); `size` is the data's length.
+    #[error("The requested range is not satisfiable for {size} bytes of image data")]
+    RangeNotSatisfiable { size: u64 },
     /// A body or a property count over its limit (413).
     #[error("{0}")]
     TooLarge(String),

@@ -1,5 +1,5 @@
 use clap::Parser;
-use glimpse::cli::{Cli, Command, ConfigCommand, DbCommand};
+use glimpse::cli::{Cli, Command, ConfigCommand, DbCommand, StoreCommand};
 use glimpse::config::{LogFormat, ServerConfig, Settings};
 use glimpse::domain::Timestamp;
 use glimpse::error::Error;
@@ -78,8 +78,67 @@ async fn serve(args: glimpse::cli::ConfigArgs) -> ExitCode {
     if let Some(addr) = server.images_addr() {
         tracing::info!("glimpse images API (v2) listening on http://{addr}");
     }
+    tracing::info!("image data stored in {}", server.store_description());
     if let Err(e) = server.run(shutdown_signal()).await {
         return fail(format!("server error: {e}"), 1);
+    }
+    ExitCode::SUCCESS
+}
+
+async fn store(command: StoreCommand) -> ExitCode {
+    let StoreCommand::Scrub {
+        config: args,
+        delete,
+    } = command;
+    let settings = match args.resolve() {
+        Ok(s) => s,
+        Err(e) => return fail(e, 2),
+    };
+    let config = match ServerConfig::from_settings(&settings, &args.sources) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let catalog = match SqlStore::connect(&config.database_url, &config.pool).await {
+        Ok(s) => s,
+        Err(e) => return fail(e, 1),
+    };
+    if let Err(e) = catalog.migrate().await {
+        return fail(e, 1);
+    }
+    let data = match glimpse::server::data_settings(&config).await {
+        Ok(d) => d,
+        Err(e) => return fail(e, 1),
+    };
+    let registry = glimpse::registry::Registry::new(
+        catalog.clone(),
+        config.rules.clone(),
+        config.limits,
+        data,
+    );
+    let result = registry.scrub(delete).await;
+    catalog.close().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return fail(e, 1),
+    };
+    for (object, why) in &report.orphans {
+        println!("orphan  {}  {} bytes  ({why})", object.key, object.size);
+    }
+    for id in &report.missing {
+        println!("missing {id}  (the image has data in the catalog but none in the store)");
+    }
+    if delete {
+        println!(
+            "{} orphaned objects removed, {} images with missing data",
+            report.removed,
+            report.missing.len()
+        );
+    } else {
+        println!(
+            "{} orphaned objects (run with --delete to remove them), {} images with missing data",
+            report.orphans.len(),
+            report.missing.len()
+        );
     }
     ExitCode::SUCCESS
 }
@@ -238,6 +297,7 @@ async fn run() -> ExitCode {
             Err(e) => fail(e, 2),
         },
         Command::Db(command) => db(command).await,
+        Command::Store(command) => store(command).await,
         Command::Client(cmd) => glimpse::client::run(cli.client, cmd).await,
     }
 }

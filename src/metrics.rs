@@ -188,3 +188,15 @@ pub fn record_db(op: &'static str, elapsed: Duration) {
     metrics::histogram!("glimpse_db_operation_duration_seconds", "op" => op)
         .record(elapsed.as_secs_f64());
 }
+
+/// One image data transfer (`upload`/`download`) and how it ended, with its bytes.
+pub fn record_transfer(direction: &'static str, outcome: &'static str, bytes: u64) {
+    metrics::counter!("glimpse_image_transfers_total", "direction" => direction, "outcome" => outcome)
+        .increment(1);
+    metrics::counter!("glimpse_image_data_bytes_total", "direction" => direction).increment(bytes);
+}
+
+/// Stored data found wrong when read back: `missing`, or `corrupt` (its hash differs).
+pub fn record_data_fault(kind: &'static str) {
+    metrics::counter!("glimpse_image_data_faults_total", "kind" => kind).increment(1);
+}

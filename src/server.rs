@@ -5,8 +5,9 @@ use crate::api::common::caller::Peer;
 use crate::api::{AppState, router};
 use crate::config::ServerConfig;
 use crate::metrics;
-use crate::registry::Registry;
+use crate::registry::{DataSettings, Registry};
 use crate::storage::sql::{SqlStore, redact_url};
+use crate::store::DataStore;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -29,6 +30,7 @@ pub struct Server {
     images_app: axum::Router,
     metrics_listener: Option<TcpListener>,
     store: SqlStore,
+    state: Arc<AppState<SqlStore>>,
     app: axum::Router,
     config: ServerConfig,
     auth_mode: &'static str,
@@ -71,8 +73,9 @@ impl Server {
             );
         }
         let auth_mode = auth.mode_name();
+        let data = data_settings(&config).await?;
         let state = Arc::new(AppState {
-            registry: Registry::new(store.clone(), config.rules.clone(), config.limits),
+            registry: Registry::new(store.clone(), config.rules.clone(), config.limits, data),
             owner_is_tenant: config.owner_is_tenant,
             auth,
             max_body_bytes: config.max_body_bytes,
@@ -88,10 +91,16 @@ impl Server {
             images_app: crate::api::images_router(state.clone()),
             metrics_listener,
             store,
-            app: router(state),
+            app: router(state.clone()),
+            state,
             config,
             auth_mode,
         })
+    }
+
+    /// Where image data goes, for the start-up lines.
+    pub fn store_description(&self) -> String {
+        self.state.registry.data.store.describe()
     }
 
     /// The auth mode in force, for the start-up line.
@@ -128,6 +137,7 @@ impl Server {
             images_app,
             metrics_listener,
             store,
+            state,
             app,
             config,
             ..
@@ -148,6 +158,18 @@ impl Server {
                         tracing::warn!(error = %e, "refreshing planner statistics failed");
                     }
                     tokio::time::sleep(ANALYZE_EVERY).await;
+                }
+            })
+        };
+        // Uploads whose instance died: at start, then as often as one can go stale.
+        let upkeep = {
+            let every = (config.upload_stale_after / 2).max(Duration::from_millis(200));
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = state.registry.requeue_stale_uploads().await {
+                        tracing::warn!(error = %e, "looking for abandoned uploads failed");
+                    }
+                    tokio::time::sleep(every).await;
                 }
             })
         };
@@ -189,9 +211,23 @@ impl Server {
             }
         }
         analyzer.abort();
+        upkeep.abort();
         store.close().await;
         Ok(())
     }
+}
+
+/// The image store and upload limits of `config`, opened.
+pub async fn data_settings(config: &ServerConfig) -> Result<DataSettings, String> {
+    let store = DataStore::open(&config.store)
+        .await
+        .map_err(|e| format!("cannot open the image store: {e}"))?;
+    Ok(DataSettings {
+        store,
+        size_cap: config.image_size_cap,
+        stale_after: config.upload_stale_after,
+        idle_timeout: config.request_timeout,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -47,14 +47,19 @@ pub fn router<S: Catalog>(state: Arc<AppState<S>>) -> Router {
         .fallback(|| async {
             common::error::error_response(axum::http::StatusCode::NOT_FOUND, "No such resource")
         });
-    common::layers(routes, state, common::ErrorBodies::V1)
+    common::layers(
+        routes,
+        state,
+        common::ErrorBodies::V1,
+        common::never_streams,
+    )
 }
 
 /// The images listener: the v2 routes and the shared ones, inside the shared layers, with
 /// `/v2.N/` prefixes routed as `/v2/`.
 pub fn images_router<S: Catalog>(state: Arc<AppState<S>>) -> Router {
     let routes = v2::routes::<S>().merge(common::routes::<S>());
-    let inner = common::layers(routes, state, common::ErrorBodies::V2);
+    let inner = common::layers(routes, state, common::ErrorBodies::V2, v2::is_data_upload);
     Router::new()
         .fallback_service(inner)
         .layer(axum::middleware::map_request(|req| async {

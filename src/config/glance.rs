@@ -105,6 +105,13 @@ pub fn read_glance_config(path: &Path) -> Result<Settings, String> {
     if let Some(v) = authtoken("token_cache_time") {
         s.token_cache_time = Some(v.parse().map_err(|_| bad("token_cache_time", &v))?);
     }
+    if let Some(v) = default("image_size_cap") {
+        s.image_size_cap = Some(v.parse().map_err(|_| bad("image_size_cap", &v))?);
+    }
+    read_glance_store(&mut s, |key| {
+        get(Some("glance_store"), key).filter(|v| !v.is_empty())
+    })
+    .map_err(|e| format!("{e} in glance config {}", path.display()))?;
     if authtoken("memcached_servers").is_some() {
         // Logging is not set up yet when the configuration is read.
         eprintln!(
@@ -113,6 +120,46 @@ pub fn read_glance_config(path: &Path) -> Result<Settings, String> {
         );
     }
     Ok(s)
+}
+
+/// `[glance_store]`: `default_store` (file or s3) with `filesystem_store_datadir`, or the
+/// `s3_store_*` keys; other stores are refused, since glimpse cannot serve their data.
+fn read_glance_store(
+    s: &mut Settings,
+    store: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let Some(kind) = store("default_store") else {
+        return Ok(());
+    };
+    match kind.as_str() {
+        "file" => {
+            let dir = store("filesystem_store_datadir")
+                .unwrap_or_else(|| "/var/lib/glance/images".into());
+            s.store = Some(format!("file:{dir}"));
+        }
+        "s3" => {
+            let bucket = store("s3_store_bucket")
+                .ok_or("[glance_store] default_store = s3 needs s3_store_bucket")?;
+            s.store = Some(format!("s3://{bucket}"));
+            // glance_store takes a host without a scheme as https.
+            s.s3_endpoint = store("s3_store_host").map(|h| {
+                if h.starts_with("http://") || h.starts_with("https://") {
+                    h
+                } else {
+                    format!("https://{h}")
+                }
+            });
+            s.s3_access_key = store("s3_store_access_key");
+            s.s3_secret_key = store("s3_store_secret_key");
+            s.s3_region = store("s3_store_region_name");
+        }
+        other => {
+            return Err(format!(
+                "invalid [glance_store] default_store = {other}: glimpse stores image data in file or s3"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -199,5 +246,35 @@ mod tests {
         .unwrap();
         let e = read_glance_config(&p).unwrap_err();
         assert!(e.contains("bind_port"), "{e}");
+    }
+
+    #[test]
+    fn reads_the_glance_store_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("glance-api.conf");
+        std::fs::write(
+            &p,
+            "[DEFAULT]\nimage_size_cap = 2048\n\n[glance_store]\ndefault_store = s3\n\
+             s3_store_host = 127.0.0.1:9000\ns3_store_access_key = ak\n\
+             s3_store_secret_key = sk\ns3_store_bucket = images\n",
+        )
+        .unwrap();
+        let s = read_glance_config(&p).unwrap();
+        assert_eq!(s.store.as_deref(), Some("s3://images"));
+        assert_eq!(s.s3_endpoint.as_deref(), Some("https://127.0.0.1:9000"));
+        assert_eq!(s.s3_access_key.as_deref(), Some("ak"));
+        assert_eq!(s.s3_secret_key.as_deref(), Some("sk"));
+        assert_eq!(s.image_size_cap, Some(2048));
+
+        std::fs::write(
+            &p,
+            "[glance_store]\ndefault_store = file\nfilesystem_store_datadir = /srv/images/\n",
+        )
+        .unwrap();
+        let s = read_glance_config(&p).unwrap();
+        assert_eq!(s.store.as_deref(), Some("file:/srv/images/"));
+
+        std::fs::write(&p, "[glance_store]\ndefault_store = swift\n").unwrap();
+        assert!(read_glance_config(&p).unwrap_err().contains("swift"));
     }
 }

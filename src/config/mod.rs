@@ -18,6 +18,8 @@ use crate::domain::formats::Formats;
 use crate::domain::input::Rules;
 use crate::domain::query::PageLimits;
 use crate::storage::sql::{PoolSettings, redact_url};
+use crate::store::StoreConfig;
+use crate::store::s3::S3Settings;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -229,6 +231,36 @@ pub struct Settings {
     #[arg(long, env = "GLIMPSE_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// Where image data is stored: file:/DIR, or s3://BUCKET/PREFIX [default: file: a
+    /// glimpse-images directory beside the SQLite file, or ./glimpse-images].
+    #[arg(long, env = "GLIMPSE_STORE")]
+    pub store: Option<String>,
+
+    /// The S3 endpoint, e.g. http://127.0.0.1:9000 [default: AWS].
+    #[arg(long, env = "GLIMPSE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// The S3 region [default: us-east-1].
+    #[arg(long, env = "GLIMPSE_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// The S3 access key.
+    #[arg(long, env = "GLIMPSE_S3_ACCESS_KEY")]
+    pub s3_access_key: Option<String>,
+
+    /// The S3 secret key (masked by `config show`).
+    #[arg(long, env = "GLIMPSE_S3_SECRET_KEY")]
+    pub s3_secret_key: Option<String>,
+
+    /// Largest image upload in bytes; more is 413 [default: 1099511627776, 1 TiB].
+    #[arg(long, env = "GLIMPSE_IMAGE_SIZE_CAP")]
+    pub image_size_cap: Option<u64>,
+
+    /// Seconds after which an upload that stopped reporting progress is given up and its image
+    /// returned to queued (its instance died) [default: 120].
+    #[arg(long, env = "GLIMPSE_UPLOAD_STALE_AFTER")]
+    pub upload_stale_after: Option<f64>,
+
     /// Most x-image-meta-* header lines on GET/HEAD /images/<id>; the rest is only in the JSON
     /// body of GET [default: 64].
     #[arg(long, env = "GLIMPSE_META_HEADER_MAX_COUNT")]
@@ -295,6 +327,13 @@ impl Settings {
             metrics_bind,
             meta_header_max_count,
             meta_header_max_bytes,
+            store,
+            s3_endpoint,
+            s3_region,
+            s3_access_key,
+            s3_secret_key,
+            image_size_cap,
+            upload_stale_after,
         )
     }
 
@@ -344,6 +383,13 @@ impl Settings {
             metrics_bind: None,
             meta_header_max_count: Some(HeaderBudget::default().max_headers),
             meta_header_max_bytes: Some(HeaderBudget::default().max_bytes),
+            store: None,
+            s3_endpoint: None,
+            s3_region: Some("us-east-1".into()),
+            s3_access_key: None,
+            s3_secret_key: None,
+            image_size_cap: Some(1 << 40),
+            upload_stale_after: Some(120.0),
         }
     }
 
@@ -360,6 +406,9 @@ impl Settings {
         shown.database_url = shown.database_url.as_deref().map(redact_url);
         if shown.keystone_password.is_some() {
             shown.keystone_password = Some("****".into());
+        }
+        if shown.s3_secret_key.is_some() {
+            shown.s3_secret_key = Some("****".into());
         }
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
@@ -404,6 +453,52 @@ impl Sources {
     }
 }
 
+/// The image store from `store` and the `s3_*` settings; without `store`, a directory beside
+/// the SQLite file (or in the working directory for a database server).
+fn store_config(s: &Settings, database_url: &str) -> Result<StoreConfig, String> {
+    let spec = match &s.store {
+        Some(spec) => spec.clone(),
+        None => {
+            let beside = database_url
+                .strip_prefix("sqlite://")
+                .or_else(|| database_url.strip_prefix("sqlite:"))
+                .map(|f| f.split('?').next().unwrap_or(f))
+                .filter(|f| !f.is_empty() && !f.starts_with(':'))
+                .and_then(|f| Path::new(f).parent().map(Path::to_path_buf))
+                .unwrap_or_default();
+            format!("file:{}", beside.join("glimpse-images").display())
+        }
+    };
+    if let Some(rest) = spec.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!(
+                "{spec}: an S3 store names its bucket, s3://BUCKET[/PREFIX]"
+            ));
+        }
+        return Ok(StoreConfig::S3(S3Settings {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+            endpoint: s.s3_endpoint.clone().filter(|e| !e.is_empty()),
+            region: s.s3_region.clone().unwrap_or_else(|| "us-east-1".into()),
+            access_key: s.s3_access_key.clone(),
+            secret_key: s.s3_secret_key.clone(),
+        }));
+    }
+    let dir = spec
+        .strip_prefix("file://")
+        .or_else(|| spec.strip_prefix("file:"))
+        .ok_or_else(|| format!("{spec}: the store is file:/DIR or s3://BUCKET[/PREFIX]"))?;
+    if dir.is_empty() {
+        return Err(format!(
+            "{spec}: a file store names its directory, file:/DIR"
+        ));
+    }
+    Ok(StoreConfig::File {
+        dir: PathBuf::from(dir),
+    })
+}
+
 /// Everything `glimpse serve` needs, validated.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -434,6 +529,11 @@ pub struct ServerConfig {
     pub metrics: bool,
     pub metrics_bind: Option<SocketAddr>,
     pub meta_headers: HeaderBudget,
+    /// Where image data lives.
+    pub store: StoreConfig,
+    pub image_size_cap: u64,
+    /// How long an upload may go without a heartbeat before it counts as dead.
+    pub upload_stale_after: Duration,
 }
 
 fn seconds(name: &str, v: f64, from: &str) -> Result<Duration, String> {
@@ -505,7 +605,12 @@ impl ServerConfig {
                  at least 2 headers and 256 bytes"
             ));
         }
+        let store = store_config(&s, &database_url)
+            .map_err(|e| format!("invalid setting store (from {from}): {e}"))?;
         Ok(ServerConfig {
+            store,
+            image_size_cap: get!(image_size_cap),
+            upload_stale_after: seconds("upload_stale_after", get!(upload_stale_after), &from)?,
             bind: get!(bind),
             images_bind: images_api.then_some(images_bind),
             public_endpoint: s
@@ -672,6 +777,44 @@ fn domain(id: &Option<String>, name: &Option<String>) -> DomainRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_is_beside_the_sqlite_file_unless_named() {
+        let with = |store: Option<&str>, db: &str| {
+            let s = Settings {
+                store: store.map(str::to_owned),
+                s3_endpoint: Some("http://127.0.0.1:9000".into()),
+                s3_access_key: Some("ak".into()),
+                ..Default::default()
+            };
+            store_config(&s, db)
+        };
+        let file = |d: &str| Ok(StoreConfig::File { dir: d.into() });
+        assert_eq!(
+            with(None, "sqlite:///var/lib/glimpse/g.db"),
+            file("/var/lib/glimpse/glimpse-images")
+        );
+        assert_eq!(with(None, "sqlite://glimpse.db"), file("glimpse-images"));
+        assert_eq!(with(None, "postgres://db/glance"), file("glimpse-images"));
+        assert_eq!(
+            with(Some("file:/srv/img"), "sqlite://g.db"),
+            file("/srv/img")
+        );
+        assert_eq!(
+            with(Some("file:///srv/img"), "sqlite://g.db"),
+            file("/srv/img")
+        );
+        let Ok(StoreConfig::S3(s3)) = with(Some("s3://images/glance/"), "sqlite://g.db") else {
+            panic!("an S3 store");
+        };
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("images", "glance")
+        );
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(with(Some("s3://"), "sqlite://g.db").is_err());
+        assert!(with(Some("swift://x"), "sqlite://g.db").is_err());
+    }
 
     #[test]
     fn higher_layers_win_field_by_field() {

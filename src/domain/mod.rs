@@ -3,6 +3,7 @@
 //! depends on neither.
 
 pub mod access;
+pub mod byte_range;
 pub mod caller;
 pub mod draft;
 pub mod formats;

@@ -89,8 +89,11 @@ impl<S: Catalog> Registry<S> {
             next.version += 1;
             Ok(next)
         };
-        self.store
+        let deleted = self
+            .store
             .delete_image(id, &Visibility::for_reading(caller), check)
-            .await
+            .await?;
+        self.remove_data(&deleted).await;
+        Ok(deleted)
     }
 }

@@ -6,7 +6,7 @@ pub mod sql;
 
 use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::query::{ListQuery, Visibility};
-use crate::domain::{Caller, Image, ImageId, MemberStatus};
+use crate::domain::{Caller, Image, ImageId, MemberStatus, Timestamp};
 use crate::error::Result;
 use std::future::Future;
 
@@ -122,6 +122,22 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Connection gauges.
     fn pool_stats(&self) -> PoolStats;
+
+    /// Up to `limit` live images that have stored data (active or deactivated, with a
+    /// location), in id order after `after`: `store scrub` walks them.
+    fn images_with_data(
+        &self,
+        after: Option<&ImageId>,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<ImageId>>> + Send;
+
+    /// Up to `limit` live images in `saving` whose upload last reported progress before
+    /// `cutoff` (its instance died or lost the connection).
+    fn stale_uploads(
+        &self,
+        cutoff: Timestamp,
+        limit: u64,
+    ) -> impl Future<Output = Result<Vec<ImageId>>> + Send;
 
     /// Live images shared with `member` that `caller` may know about.
     fn shared_images(

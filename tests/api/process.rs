@@ -10,6 +10,10 @@ use std::time::Duration;
 pub struct Process {
     pub child: Child,
     pub base: String,
+    /// The v2 images API.
+    pub v2: String,
+    /// The image store's directory, unless the test named its own store.
+    pub store_dir: tempfile::TempDir,
     /// Every line the server has written to stderr so far.
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -17,6 +21,7 @@ pub struct Process {
 impl Process {
     /// Starts `glimpse serve --bind 127.0.0.1:0` with extra args and waits for its listening line.
     pub fn start(database_url: &str, extra: &[&str]) -> Process {
+        let store_dir = tempfile::tempdir().expect("store dir");
         let mut child = Command::new(env!("CARGO_BIN_EXE_glimpse"))
             .args([
                 "serve",
@@ -31,6 +36,10 @@ impl Process {
             ])
             .args(extra)
             .env("RUST_LOG", "info")
+            .env(
+                "GLIMPSE_STORE",
+                format!("file:{}", store_dir.path().display()),
+            )
             .env_remove("GLIMPSE_CONFIG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -41,25 +50,47 @@ impl Process {
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let kept = log.clone();
         std::thread::spawn(move || {
+            let mut registry: Option<String> = None;
+            let mut images: Option<String> = None;
             let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if let Ok(mut kept) = kept.lock() {
                     kept.push(line.clone());
                 }
-                if !sent && let Some(rest) = line.split("listening on http://").nth(1) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                    let _ = tx.send(addr);
+                    if line.contains("images API") {
+                        images = Some(addr);
+                    } else {
+                        registry = Some(addr);
+                    }
+                }
+                // The store line comes after the listening lines.
+                if !sent
+                    && let Some(r) = &registry
+                    && line.contains("image data stored in")
+                {
+                    let _ = tx.send((r.clone(), images.clone().unwrap_or_default()));
                     sent = true;
                 }
             }
+            if !sent && let Some(r) = registry {
+                let _ = tx.send((r, images.unwrap_or_default()));
+            }
         });
-        let addr = rx
+        let (addr, images) = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("glimpse did not report its address");
         Process {
             child,
             base: format!("http://{addr}"),
+            v2: if images.is_empty() {
+                String::new()
+            } else {
+                format!("http://{images}")
+            },
+            store_dir,
             log,
         }
     }

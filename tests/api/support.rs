@@ -189,6 +189,8 @@ pub struct TestServer {
     pub v2: String,
     pub http: reqwest::Client,
     pub db: TestDb,
+    /// The image store's directory (file store), removed with the server.
+    pub store_dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -204,7 +206,11 @@ impl TestServer {
 
     /// Starts a server on an existing test database.
     pub async fn start_on(db: TestDb, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let store_dir = tempfile::tempdir().expect("store dir");
         let mut config = default_config(&db.url);
+        config.store = glimpse::store::StoreConfig::File {
+            dir: store_dir.path().to_path_buf(),
+        };
         tweak(&mut config);
         let server = Server::bind(config).await.expect("server starts");
         let addr = server.local_addr().expect("addr");
@@ -224,6 +230,7 @@ impl TestServer {
                 .build()
                 .expect("client"),
             db,
+            store_dir,
             stop: Some(tx),
         }
     }

@@ -17,10 +17,12 @@ use super::AppState;
 use crate::storage::Catalog;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use std::sync::Arc;
-use tower_http::timeout::TimeoutLayer;
 
 pub use openapi::OPENAPI_JSON;
 
@@ -39,25 +41,49 @@ pub enum ErrorBodies {
     V2,
 }
 
-/// `routes` with the state and the layers every request passes: timeout, body limit, JSON
-/// error bodies (of `errors`' shape), request id and log.
+/// Requests whose body is streamed (image data), with no body limit and no overall timeout:
+/// their handler bounds them itself (size cap, idle timeout).
+pub type Streams = fn(&Request) -> bool;
+
+/// No request of this listener is streamed.
+pub fn never_streams(_: &Request) -> bool {
+    false
+}
+
+/// `routes` with the state and the layers every request passes: timeout and body limit
+/// (unless `streams` says the request is streamed), JSON error bodies (of `errors`' shape),
+/// request id and log.
 pub fn layers<S: Catalog>(
     routes: Router<Arc<AppState<S>>>,
     state: Arc<AppState<S>>,
     errors: ErrorBodies,
+    streams: Streams,
 ) -> Router {
     let max_body = state.max_body_bytes;
     let timeout = state.request_timeout;
     routes
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                if streams(&req) {
+                    return next.run(req).await;
+                }
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(resp) => resp,
+                    Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                }
+            },
         ))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            body_limit::limit_body(max_body, req, next)
-        }))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                if streams(&req) {
+                    next.run(req).await
+                } else {
+                    body_limit::limit_body(max_body, req, next).await
+                }
+            },
+        ))
         // Outside the body limit, so that its 413 gets the JSON error body too.
         .layer(axum::middleware::map_response(move |resp| async move {
             match errors {

@@ -63,6 +63,13 @@ impl IntoResponse for V2Error {
                 }
                 resp
             }
+            Error::RangeNotSatisfiable { size } => {
+                let mut resp = error_body(status, &Error::RangeNotSatisfiable { size }.to_string());
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                resp
+            }
             other => error_body(status, &other.to_string()),
         }
     }

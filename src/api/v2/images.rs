@@ -1,18 +1,21 @@
 //! Handlers of `/v2/images…`: read the request into typed inputs, call the use case, render.
 
 use super::error::{V2Error, V2Result};
-use super::{Caller2, NoBody, image_body, list_params, patch_body};
+use super::{Caller2, NoBody, data_range, image_body, list_params, patch_body};
 use crate::api::App;
 use crate::api::common::etag::{etag_header, if_match, not_modified};
 use crate::api::common::json;
 use crate::api::common::query::query_pairs;
 use crate::domain::{Image, ImageId, Status};
 use crate::error::Error;
-use axum::body::Bytes;
+use crate::registry::ImageData;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 /// An image id from a path: anything that is not a UUID names no image (404, never 400), so
 /// that openstacksdk's find-by-name falls through to a list.
@@ -173,34 +176,89 @@ pub async fn reactivate<S: crate::storage::Catalog>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /file`: glimpse stores no image data yet, so every visible image answers "no data";
-/// a deactivated image is refused to non-admins first.
+/// `GET /file`: the data, whole (200) or one range (206); 204 when there is none.
 pub async fn download<S: crate::storage::Catalog>(
     _: NoBody,
     State(app): App<S>,
     Caller2(caller): Caller2,
     Path(id): Path<String>,
     uri: Uri,
+    headers: HeaderMap,
 ) -> V2Result<Response> {
-    let image = app.registry.show_v2(&caller, &image_id(&id)?).await?;
-    if image.status == Status::Deactivated && !caller.is_admin {
-        return Err(Error::Forbidden(
-            "The image is deactivated; only admins may download it".into(),
-        )
-        .into());
-    }
+    let id = image_id(&id)?;
     if query_pairs(&uri)?.iter().any(|(k, _)| k == "prefer") {
+        // Checked after visibility, as Glance does.
+        app.registry.show_v2(&caller, &id).await?;
         return Err(Error::bad_request("prefer is only supported with multiple stores").into());
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let data = app
+        .registry
+        .download(&caller, &id, |size| data_range::parse(&headers, size))
+        .await?;
+    let ImageData::Bytes {
+        checksum,
+        size,
+        range,
+        stream,
+    } = data
+    else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    let length = match range {
+        Some(r) => {
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end)) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r.len()
+        }
+        None => size,
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(md5) = checksum.as_deref()
+        && let Ok(v) = HeaderValue::from_str(md5)
+    {
+        h.insert("content-md5", v);
+    }
+    Ok(resp)
 }
 
-/// `PUT /file`: the media type first, then the image; storing data is not available yet.
+/// The size the client announced: `X-OpenStack-Image-Size`, else `Content-Length`.
+fn declared_size(headers: &HeaderMap) -> Result<Option<u64>, Error> {
+    if let Some(v) = headers.get("x-openstack-image-size") {
+        let text = v.to_str().unwrap_or("").trim();
+        return match text.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(Some(n as u64)),
+            Ok(_) => Err(Error::bad_request(
+                "x-openstack-image-size cannot be negative",
+            )),
+            Err(_) => Err(Error::bad_request(format!(
+                "x-openstack-image-size must be an integer, not {text:?}"
+            ))),
+        };
+    }
+    Ok(headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok()))
+}
+
+/// `PUT /file`: the media type first, then the upload, streamed to the store. The upload runs
+/// in its own task, so that a client that goes away mid-stream (which drops this handler)
+/// still leaves the image queued and the store clean: the task sees the cancellation.
 pub async fn upload<S: crate::storage::Catalog>(
     State(app): App<S>,
     Caller2(caller): Caller2,
     Path(id): Path<String>,
     headers: HeaderMap,
+    body: Body,
 ) -> V2Result<Response> {
     let octets = headers
         .get(header::CONTENT_TYPE)
@@ -220,11 +278,25 @@ pub async fn upload<S: crate::storage::Catalog>(
         }
         .into());
     }
-    app.registry.show_v2(&caller, &image_id(&id)?).await?;
-    Ok(super::error::error_body(
-        StatusCode::NOT_IMPLEMENTED,
-        "This server does not store image data yet",
-    ))
+    let id = image_id(&id)?;
+    let declared = declared_size(&headers)?;
+    let cancel = CancellationToken::new();
+    let _cancel_on_drop = cancel.clone().drop_guard();
+    let stream = body
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(std::io::Error::other));
+    let task = tokio::spawn(async move {
+        app.registry
+            .upload(&caller, &id, declared, stream, cancel)
+            .await
+    });
+    match task.await {
+        Ok(result) => {
+            result?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Err(e) => Err(Error::Internal(format!("the upload task failed: {e}")).into()),
+    }
 }
 
 /// `GET /tasks`: glimpse runs no tasks.

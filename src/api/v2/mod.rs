@@ -3,6 +3,7 @@
 //! info, with the routing rules of Glance's WSGI router (405 with `Allow`, 404 or 501 for
 //! unknown routes, 300 for an unknown version).
 
+pub mod data_range;
 pub mod documents;
 pub mod error;
 pub mod image_body;
@@ -235,6 +236,17 @@ pub fn routes<S: Catalog>() -> Router<Arc<AppState<S>>> {
         .route("/v2/info/import", doc::<S>(|_| documents::import_info()))
         .route("/v2/info/usage", doc::<S>(|_| documents::usage_info()))
         .fallback(unrouted::<S>)
+}
+
+/// `PUT /v2/images/{id}/file`: image data, streamed to the store.
+pub fn is_data_upload(req: &axum::extract::Request) -> bool {
+    req.method() == Method::PUT
+        && req
+            .uri()
+            .path()
+            .strip_prefix("/v2/images/")
+            .and_then(|rest| rest.strip_suffix("/file"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// `/v2.N/…` for an advertised N is routed as `/v2/…`, as Glance's version negotiation does.

@@ -4,12 +4,12 @@
 use super::engine::{DbError, Engine, Planning, Session};
 use super::plan_hints::FrequentValues;
 use super::point_read::PointReads;
-use super::rows::{AnyRow, CountRow, ImageRow, MemberRow, SharedRow};
+use super::rows::{AnyRow, CountRow, ImageRow, MemberRow, SharedRow, TextRow};
 use super::statements as st;
 use super::writes::{self, write_tx};
 use crate::domain::member::{MemberGrant, Membership, SharedImage};
 use crate::domain::query::{ListQuery, Visibility};
-use crate::domain::{Caller, Image, ImageId, MemberStatus};
+use crate::domain::{Caller, Image, ImageId, MemberStatus, Timestamp};
 use crate::error::{Error, Result};
 use crate::storage::{Catalog, Edit, PoolStats};
 use std::sync::Arc;
@@ -234,6 +234,26 @@ impl<E: Engine> Catalog for SqlCatalog<E> {
 
     fn pool_stats(&self) -> PoolStats {
         self.engine.pool_stats()
+    }
+
+    async fn images_with_data(&self, after: Option<&ImageId>, limit: u64) -> Result<Vec<ImageId>> {
+        timed("images_with_data", async {
+            let mut s = self.engine.read().await?;
+            let sql = E::render(&st::select_images_with_data(after, limit));
+            let ids = s.fetch(sql, Planning::Cached, &TextRow).await?;
+            Ok(ids.iter().filter_map(|id| ImageId::parse(id)).collect())
+        })
+        .await
+    }
+
+    async fn stale_uploads(&self, cutoff: Timestamp, limit: u64) -> Result<Vec<ImageId>> {
+        timed("stale_uploads", async {
+            let mut s = self.engine.read().await?;
+            let sql = E::render(&st::select_stale_uploads(E::BACKEND, cutoff, limit));
+            let ids = s.fetch(sql, Planning::Cached, &TextRow).await?;
+            Ok(ids.iter().filter_map(|id| ImageId::parse(id)).collect())
+        })
+        .await
     }
 
     async fn shared_images(&self, member: &str, caller: &Caller) -> Result<Vec<SharedImage>> {

@@ -367,6 +367,22 @@ impl Catalog for SqlStore {
         }
     }
 
+    async fn images_with_data(&self, after: Option<&ImageId>, limit: u64) -> Result<Vec<ImageId>> {
+        match self {
+            SqlStore::Sqlite(c) => c.images_with_data(after, limit).await,
+            SqlStore::Postgres(c) => c.images_with_data(after, limit).await,
+            SqlStore::MySql(c) => c.images_with_data(after, limit).await,
+        }
+    }
+
+    async fn stale_uploads(&self, cutoff: Timestamp, limit: u64) -> Result<Vec<ImageId>> {
+        match self {
+            SqlStore::Sqlite(c) => c.stale_uploads(cutoff, limit).await,
+            SqlStore::Postgres(c) => c.stale_uploads(cutoff, limit).await,
+            SqlStore::MySql(c) => c.stale_uploads(cutoff, limit).await,
+        }
+    }
+
     fn pool_stats(&self) -> PoolStats {
         match self {
             SqlStore::Sqlite(c) => c.pool_stats(),

@@ -334,6 +334,35 @@ pub fn insert_member_row(
 }
 
 /// Ids of images soft-deleted before `cutoff`, oldest first, a batch at a time.
+/// Images in `saving` whose upload last reported progress before `cutoff`.
+pub fn select_stale_uploads(b: Backend, cutoff: Timestamp, limit: u64) -> SelectStatement {
+    Query::select()
+        .column(ID)
+        .from(IMAGES)
+        .and_where(Expr::col(STATUS).eq("saving"))
+        .and_where(Expr::col(DELETED).eq(false))
+        .and_where(Expr::col(UPDATED_AT).lt(b.ts(cutoff)))
+        .order_by(UPDATED_AT, sea_query::Order::Asc)
+        .limit(limit)
+        .to_owned()
+}
+
+/// Live images that say they have stored data, in id order after `after`.
+pub fn select_images_with_data(after: Option<&ImageId>, limit: u64) -> SelectStatement {
+    let mut q = Query::select();
+    q.column(ID)
+        .from(IMAGES)
+        .and_where(Expr::col(DELETED).eq(false))
+        .and_where(Expr::col(STATUS).is_in(["active", "deactivated"]))
+        .and_where(Expr::col(LOCATION).is_not_null())
+        .order_by(ID, sea_query::Order::Asc)
+        .limit(limit);
+    if let Some(a) = after {
+        q.and_where(Expr::col(ID).gt(a.as_str()));
+    }
+    q.to_owned()
+}
+
 pub fn select_purgeable(b: Backend, cutoff: Timestamp, limit: u64) -> SelectStatement {
     Query::select()
         .column(ID)
