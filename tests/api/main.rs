@@ -11,6 +11,7 @@ mod support;
 
 mod access;
 mod auth;
+mod data_file;
 mod headers;
 mod hostile;
 mod images;
