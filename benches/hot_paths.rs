@@ -56,6 +56,7 @@ fn image(i: usize) -> Image {
         os_hidden: false,
         os_hash_algo: None,
         os_hash_value: None,
+        data_crc32: None,
         tags: Default::default(),
         version: 3,
     }

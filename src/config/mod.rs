@@ -779,6 +779,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shipped_config_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/glimpse.toml");
+        let s = Settings::from_toml_file(&path).unwrap();
+        let config = ServerConfig::from_settings(&s, &Sources::default()).unwrap();
+        assert_eq!(
+            config.store,
+            StoreConfig::File {
+                dir: "/var/lib/glimpse/images".into()
+            }
+        );
+    }
+
+    #[test]
     fn the_store_is_beside_the_sqlite_file_unless_named() {
         let with = |store: Option<&str>, db: &str| {
             let s = Settings {

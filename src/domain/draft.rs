@@ -80,6 +80,7 @@ impl NewImage {
             os_hidden: self.os_hidden.unwrap_or(false),
             os_hash_algo: None,
             os_hash_value: None,
+            data_crc32: None,
             tags: self.tags,
             version: 1,
         })

@@ -86,6 +86,10 @@ pub struct Image {
     pub os_hash_algo: Option<String>,
     #[serde(default)]
     pub os_hash_value: Option<String>,
+    /// A CRC-32 of the stored data, to verify downloads at wire speed (internal: no API
+    /// shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_crc32: Option<u32>,
     /// v2 tags, kept sorted and unique.
     #[serde(default)]
     pub tags: Tags,

@@ -186,6 +186,7 @@ impl Image {
             os_hidden: false,
             os_hash_algo: None,
             os_hash_value: None,
+            data_crc32: None,
             tags: Default::default(),
             version: 1,
         };

@@ -11,7 +11,7 @@ use crate::domain::query::Visibility;
 use crate::domain::{Caller, Image, ImageId, Status, Timestamp, policy};
 use crate::error::{Error, Result};
 use crate::storage::Catalog;
-use crate::store::digest::{DataDigest, MULTIHASH_ALGO};
+use crate::store::digest::{DataDigest, Expected, MULTIHASH_ALGO};
 use crate::store::{ByteStream, DataStore, Upload, verify};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -139,6 +139,7 @@ impl<S: Catalog> Registry<S> {
                 next.checksum = Some(hashes.md5.clone());
                 next.os_hash_algo = Some(MULTIHASH_ALGO.to_owned());
                 next.os_hash_value = Some(hashes.sha512.clone());
+                next.data_crc32 = Some(hashes.crc32);
                 next.location = Some(location.clone());
                 next.updated_at = Timestamp::now();
                 next.version += 1;
@@ -325,10 +326,15 @@ impl<S: Catalog> Registry<S> {
             }
             return Ok(ImageData::Empty);
         };
-        let stream = match (&range, &image.checksum) {
-            (None, Some(checksum)) => {
+        let expected = match (image.data_crc32, &image.checksum) {
+            (Some(crc), _) => Some(Expected::Crc32(crc)),
+            (None, Some(md5)) => Some(Expected::Md5(md5.clone())),
+            (None, None) => None,
+        };
+        let stream = match (&range, expected) {
+            (None, Some(expected)) => {
                 let image_id = id.clone();
-                verify::verified(stream, size, checksum.clone(), move |what| {
+                verify::verified(stream, size, expected, move |what| {
                     tracing::error!(image = %image_id, "image data does not match its checksum: {what}");
                     crate::metrics::record_data_fault("corrupt");
                 })
@@ -393,6 +399,7 @@ fn requeued(current: &Image) -> Image {
     next.status = Status::Queued;
     next.size = None;
     next.virtual_size = None;
+    next.data_crc32 = None;
     next.updated_at = Timestamp::now();
     next.version += 1;
     next

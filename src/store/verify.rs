@@ -1,39 +1,38 @@
-//! Reading data back with a check: a whole-image read is hashed as it streams, and the last
-//! chunk is held back until the hash is known. Data that no longer matches its checksum (or
-//! its size) therefore never reaches the client as a complete, good-looking transfer: the
-//! stream fails instead, so the client sees a truncated body, and `on_mismatch` reports it.
+//! Reading data back with a check: a whole-image read is hashed as it streams (its CRC-32, or
+//! for data stored without one its md5), and the last chunk is held back until the hash is
+//! known. Data that no longer matches (or has another size) therefore never reaches the client
+//! as a complete, good-looking transfer: the stream fails instead, so the client sees a
+//! truncated body, and `on_mismatch` reports it.
 
 use super::ByteStream;
-use super::digest::Md5Digest;
+use super::digest::{Expected, ReadCheck};
 use bytes::Bytes;
 use futures::StreamExt;
 
 struct Check {
     inner: ByteStream,
-    md5: Md5Digest,
+    check: Option<ReadCheck>,
     held: Option<Bytes>,
     seen: u64,
     size: u64,
-    checksum: String,
     on_mismatch: Box<dyn FnOnce(String) + Send>,
     done: bool,
 }
 
-/// `inner`, checked against `size` bytes with md5 `checksum`; `on_mismatch` gets a description
-/// of what differed.
+/// `inner`, checked against `size` bytes matching `expected`; `on_mismatch` gets a
+/// description of what differed.
 pub fn verified(
     inner: ByteStream,
     size: u64,
-    checksum: String,
+    expected: Expected,
     on_mismatch: impl FnOnce(String) + Send + 'static,
 ) -> ByteStream {
     let check = Check {
         inner,
-        md5: Md5Digest::default(),
+        check: Some(ReadCheck::new(expected)),
         held: None,
         seen: 0,
         size,
-        checksum,
         on_mismatch: Box::new(on_mismatch),
         done: false,
     };
@@ -44,7 +43,9 @@ pub fn verified(
         loop {
             match c.inner.next().await {
                 Some(Ok(chunk)) => {
-                    c.md5.update(&chunk);
+                    if let Some(check) = c.check.as_mut() {
+                        check.update(&chunk);
+                    }
                     c.seen += chunk.len() as u64;
                     if let Some(previous) = c.held.replace(chunk) {
                         return Some((Ok(previous), c));
@@ -56,14 +57,14 @@ pub fn verified(
                 }
                 None => {
                     c.done = true;
-                    let md5 = std::mem::take(&mut c.md5).finish();
-                    if c.seen == c.size && md5 == c.checksum {
-                        return c.held.take().map(|last| (Ok(last), c));
-                    }
-                    let what = format!(
-                        "stored data is {} bytes with md5 {md5}; the image says {} bytes with md5 {}",
-                        c.seen, c.size, c.checksum
-                    );
+                    let matched = c.check.take().map_or(Ok(()), ReadCheck::finish);
+                    let what = match matched {
+                        Ok(()) if c.seen == c.size => {
+                            return c.held.take().map(|last| (Ok(last), c));
+                        }
+                        Ok(()) => format!("{} bytes stored, {} expected", c.seen, c.size),
+                        Err(hash) => format!("stored data has {hash}"),
+                    };
                     let report = std::mem::replace(&mut c.on_mismatch, Box::new(|_| {}));
                     report(what);
                     return Some((
@@ -98,7 +99,7 @@ mod tests {
         let s = verified(
             source(&[b"hello ", b"world"]),
             11,
-            "5eb63bbbe01eeed093cb22bb8f5acdc3".into(),
+            Expected::Crc32(0x0d4a_1185),
             move |w| *r.lock().unwrap() = Some(w),
         );
         let got: Vec<Bytes> = s.try_collect().await.unwrap();
@@ -113,7 +114,7 @@ mod tests {
         let mut s = verified(
             source(&[b"hello ", b"w0rld"]),
             11,
-            "5eb63bbbe01eeed093cb22bb8f5acdc3".into(),
+            Expected::Md5("5eb63bbbe01eeed093cb22bb8f5acdc3".into()),
             move |w| *r.lock().unwrap() = Some(w),
         );
         assert_eq!(

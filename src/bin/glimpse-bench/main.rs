@@ -7,6 +7,7 @@
 
 mod catalog;
 mod catalog_file;
+mod data;
 mod keystone;
 mod report;
 mod rng;
@@ -31,6 +32,8 @@ use std::time::Duration;
     after_help = "Scenarios: show, head, list-brief, list-detail, filter-property, \
                   filter-and-sort, page-walk, create, update, mixed (90% reads, 10% writes), \
                   healthz (GET /healthz: the HTTP stack's ceiling; glimpse only).\n\n\
+                  Data scenarios (the v2 images API at --images-url; run on their own): \
+                  upload, download, each --data-size bytes per transfer on every connection.\n\n\
                   Any answer other than 2xx counts as an error; a run with errors says so \
                   loudly and exits with status 1."
 )]
@@ -138,6 +141,14 @@ struct Args {
     #[arg(long, default_value_t = 42)]
     rng_seed: u64,
 
+    /// The v2 images API, for the data scenarios (upload, download).
+    #[arg(long, default_value = "http://127.0.0.1:9292")]
+    images_url: String,
+
+    /// Bytes of each image the data scenarios upload or download [default: 256 MiB].
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    data_size: u64,
+
     /// Seconds a request may take before it counts as an error.
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
@@ -234,6 +245,66 @@ fn main() -> ExitCode {
     }
 }
 
+/// The data scenarios alone; returns the number of failed transfers.
+async fn run_data(
+    args: &Args,
+    names: &[&str],
+    duration: Duration,
+    timeout: Duration,
+) -> Result<u64, String> {
+    let (headers, _) = auth_headers(args).await?;
+    let base = args.images_url.trim_end_matches('/');
+    url::Url::parse(base).map_err(|e| format!("--images-url {base}: {e}"))?;
+    // A transfer may take long: the timeout covers the slowest one.
+    let timeout = timeout.max(Duration::from_secs(3600));
+    let clients = (0..args.connections)
+        .map(|_| runner::client(&headers, timeout))
+        .collect::<Result<Vec<_>, _>>()?;
+    let run = data::DataRun {
+        images_url: base,
+        clients,
+        size: args.data_size,
+        duration,
+        server_pid: args.server_pid,
+    };
+    println!(
+        "glimpse-bench {} -> {base} (data: {} bytes per transfer, {} connections, {}s)",
+        env!("CARGO_PKG_VERSION"),
+        args.data_size,
+        args.connections,
+        args.duration
+    );
+    println!("{}", data::header());
+    let mut reports = Vec::new();
+    for name in names {
+        let name: &'static str = match *name {
+            "upload" => "upload",
+            "download" => "download",
+            other => {
+                return Err(format!(
+                    "scenario {other} cannot run with the data scenarios (upload, download): run it separately"
+                ));
+            }
+        };
+        let r = data::run(name, &run).await?;
+        println!("{}", data::row(&r));
+        if r.errors > 0 {
+            report::loud(&format!(
+                "{name}: {} transfers failed; first: {}",
+                r.errors,
+                r.error_samples.first().map_or("?", String::as_str)
+            ));
+        }
+        reports.push(r);
+    }
+    if let Some(path) = &args.json_out {
+        let text = serde_json::to_string_pretty(&reports).map_err(|e| format!("JSON: {e}"))?;
+        std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("results written to {}", path.display());
+    }
+    Ok(reports.iter().map(|r| r.errors).sum())
+}
+
 /// Runs everything; returns the number of failed requests.
 async fn run(args: Args) -> Result<u64, String> {
     let images = args.images.unwrap_or(10_000);
@@ -241,13 +312,17 @@ async fn run(args: Args) -> Result<u64, String> {
         catalog_file::write(path, args.ids_file.as_deref(), images, args.rng_seed)?;
         return Ok(0);
     }
-    let scenarios = Scenario::parse_list(&args.scenarios)?;
     let duration = positive_secs("--duration", args.duration, false)?;
     let warmup = positive_secs("--warmup", args.warmup, true)?;
     let timeout = positive_secs("--timeout", args.timeout, false)?;
     if args.connections == 0 {
         return Err("--connections must be at least 1".into());
     }
+    let names: Vec<&str> = args.scenarios.split(',').map(str::trim).collect();
+    if names.iter().any(|n| *n == "upload" || *n == "download") {
+        return run_data(&args, &names, duration, timeout).await;
+    }
+    let scenarios = Scenario::parse_list(&args.scenarios)?;
     let base = args.url.trim_end_matches('/').to_owned();
     url::Url::parse(&base).map_err(|e| format!("--url {base}: {e}"))?;
     let (headers, admin) = auth_headers(&args).await?;

@@ -77,6 +77,9 @@ impl Decode for ImageRow {
             os_hidden: r.flag(const { col(OS_HIDDEN) })?,
             os_hash_algo: r.string(const { col(OS_HASH_ALGO) })?,
             os_hash_value: r.string(const { col(OS_HASH_VALUE) })?,
+            data_crc32: r
+                .int(const { col(DATA_CRC32) })?
+                .and_then(|v| u32::try_from(v).ok()),
             tags: if self.with_properties {
                 let c = const { col(TAG_LIST) };
                 decode_tags(&text(c)?).map_err(|e| DbError::invalid(c, e))?

@@ -31,9 +31,11 @@ pub const VERSION: &str = "version";
 pub const PROPERTY_MAP: &str = "properties";
 /// The image's tags as one JSON array, sorted; `image_tags` keeps them as rows for `tag=`.
 pub const TAG_LIST: &str = "tags";
+/// CRC-32 of the stored data (verifies downloads; see migration 0005/0007).
+pub const DATA_CRC32: &str = "data_crc32";
 
 /// Every column of `images`, in the order rows are decoded.
-pub const IMAGE_COLUMNS: [&str; 24] = [
+pub const IMAGE_COLUMNS: [&str; 25] = [
     ID,
     NAME,
     STATUS,
@@ -58,6 +60,7 @@ pub const IMAGE_COLUMNS: [&str; 24] = [
     OS_HASH_ALGO,
     OS_HASH_VALUE,
     TAG_LIST,
+    DATA_CRC32,
 ];
 
 /// `a == b`, usable in constants.

@@ -41,6 +41,7 @@ fn image_values(b: Backend, i: &Image) -> Result<Vec<(&'static str, SimpleExpr)>
         (OS_HASH_ALGO, v(i.os_hash_algo.clone().into())),
         (OS_HASH_VALUE, v(i.os_hash_value.clone().into())),
         (TAG_LIST, v(encode_tags(&i.tags)?.into())),
+        (DATA_CRC32, v(i.data_crc32.map(i64::from).into())),
     ])
 }
 

@@ -50,6 +50,7 @@ pub(super) fn image(n: usize, os: &str) -> Image {
         os_hidden: false,
         os_hash_algo: None,
         os_hash_value: None,
+        data_crc32: None,
         tags: Default::default(),
         version: 1,
     }
