@@ -48,8 +48,9 @@ pub struct S3Upload {
     write: WriteMultipart,
 }
 
-/// Parts of a multipart upload (S3's minimum is 5 MiB; larger parts, fewer requests).
-const PART: usize = 8 * 1024 * 1024;
+/// Parts of a multipart upload: S3's minimum, so that the part being filled and the one in
+/// flight stay a few MiB of memory whatever the image size.
+const PART: usize = 5 * 1024 * 1024;
 
 impl S3Store {
     pub fn open(s: &S3Settings) -> Result<S3Store> {
@@ -163,9 +164,9 @@ impl S3Store {
 
 impl S3Upload {
     pub async fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        // Bounds the parts in flight, so memory stays a few parts whatever the image size.
+        // One part in flight while the next fills: memory stays two parts.
         self.write
-            .wait_for_capacity(2)
+            .wait_for_capacity(1)
             .await
             .map_err(|e| unavailable("upload a part", e))?;
         self.write.write(chunk);
