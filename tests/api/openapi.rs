@@ -14,9 +14,11 @@ use std::sync::Mutex;
 
 const DOC_TEXT: &str = include_str!("../../openapi.json");
 /// The sources that declare routes: each API version's and the shared ones.
-const ROUTER_SRC: [&str; 2] = [
+const ROUTER_SRC: [&str; 3] = [
     include_str!("../../src/api/v1/mod.rs"),
     include_str!("../../src/api/common/mod.rs"),
+    // The registry listener's own routes (`/openapi.json`).
+    include_str!("../../src/api/mod.rs"),
 ];
 const METHODS: [&str; 5] = ["get", "head", "post", "put", "delete"];
 
