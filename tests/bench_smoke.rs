@@ -18,6 +18,7 @@ struct Running {
 async fn serve(database_url: String) -> Running {
     let settings = Settings {
         bind: Some("127.0.0.1:0".parse().expect("addr")),
+        images_bind: Some("127.0.0.1:0".parse().expect("addr")),
         database_url: Some(database_url),
         db_max_connections: Some(5),
         db_acquire_timeout: Some(10.0),

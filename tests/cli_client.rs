@@ -18,6 +18,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let settings = Settings {
             bind: Some("127.0.0.1:0".parse().expect("addr")),
+            images_bind: Some("127.0.0.1:0".parse().expect("addr")),
             database_url: Some(format!(
                 "sqlite://{}",
                 dir.path().join("glimpse.db").display()
