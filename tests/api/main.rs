@@ -8,6 +8,7 @@ mod process;
 mod proxy;
 mod services;
 mod support;
+mod v2_support;
 
 mod access;
 mod auth;
@@ -27,3 +28,9 @@ mod scale_out;
 mod services_smoke;
 mod smoke;
 mod validation;
+mod v2_actions;
+mod v2_create;
+mod v2_documents;
+mod v2_list;
+mod v2_members;
+mod v2_patch;
