@@ -193,8 +193,12 @@ backend_tests! {
         error(&t1.delete(&format!("/v2/images/{id}")).await, 404);
         error(&v2::admin(&srv).get(&format!("/v2/images/{id}")).await, 404);
         assert_eq!(t1.list_ids("").await, Vec::<String>::new());
-        // The v1 registry sees the image deleted.
-        assert_eq!(srv.admin().get(&format!("/images/{id}")).await.status, 404);
+        // The v1 registry sees the image deleted: gone for the tenant and from lists, shown
+        // as deleted to the admin.
+        srv.tenant("t1").get(&format!("/images/{id}")).await.expect_error(404);
+        let v1 = srv.admin().get(&format!("/images/{id}")).await.expect(200);
+        assert_eq!(v1.image()["deleted"], true);
+        assert_eq!(v1.image()["status"], "deleted");
         let v1 = srv.admin().get("/images/detail?is_public=none").await.expect(200);
         assert!(!v1.ids().contains(&id), "{}", v1.text);
     }
