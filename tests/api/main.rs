@@ -28,6 +28,7 @@ mod scale_out;
 mod services_smoke;
 mod smoke;
 mod v2_actions;
+mod v2_clients;
 mod v2_create;
 mod v2_documents;
 mod v2_list;
