@@ -103,6 +103,7 @@ backend_tests! {
             json!({("k".repeat(256)): "v"}), json!({"kernel_id": "abc"}),
             json!({"cinder_encryption_key_deletion_policy": "sometimes"}),
             json!({"name": "emoji \u{1F600}"}), json!({"custom": "\u{1F600}"}),
+            json!({"key\u{1F600}": "v"}), json!({"tags": ["\u{1F600}"]}),
         ];
         for body in bad {
             error(&t1.post("/v2/images", &body).await, 400);

@@ -279,4 +279,101 @@ backend_tests! {
         assert_eq!(r.status, 204, "{}", r.text);
         error(&t1.get(&format!("/v2/images/{killed}")).await, 404);
     }
+
+    async fn v2_list_sort_tie_breakers_and_byte_order(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let s1 = t1.create_id(json!({"name": "same"})).await;
+        let s2 = t1.create_id(json!({"name": "same"})).await;
+        let upper = t1.create_id(json!({"name": "B"})).await;
+        let lower = t1.create_id(json!({"name": "a"})).await;
+        // One direction given: the tie-breakers (created_at, id) follow it.
+        assert_eq!(t1.list_ids("sort=name:asc").await,
+            vec![upper.clone(), lower.clone(), s1.clone(), s2.clone()], "byte order: B < a < same");
+        assert_eq!(t1.list_ids("sort_key=name&sort_dir=asc").await,
+            vec![upper.clone(), lower.clone(), s1.clone(), s2.clone()]);
+        assert_eq!(t1.list_ids("sort=name:desc").await,
+            vec![s2.clone(), s1.clone(), lower.clone(), upper.clone()]);
+        // Two directions: the tie-breakers are desc.
+        assert_eq!(t1.list_ids("sort=name:asc,disk_format:asc").await,
+            vec![upper.clone(), lower.clone(), s2.clone(), s1.clone()]);
+        // A marker inside a run of equal names continues after it.
+        assert_eq!(t1.list_ids(&format!("sort=name:asc&marker={s1}")).await, vec![s2.clone()]);
+        assert_eq!(t1.list_ids(&format!("sort=name:desc&marker={s2}")).await,
+            vec![s1.clone(), lower.clone(), upper.clone()]);
+        // Filters on names are byte-exact too.
+        assert_eq!(t1.list_ids("name=b").await, Vec::<String>::new());
+        assert_eq!(t1.list_ids("name=B").await, vec![upper.clone()]);
+    }
+
+    async fn v2_list_default_page_is_25(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let mut made = Vec::new();
+        for i in 0..26 {
+            made.push(t1.create_id(json!({"name": format!("n{i:02}")})).await);
+        }
+        let r = t1.get("/v2/images").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(v2::ids(&r.json).len(), 25);
+        assert_eq!(r.json["first"], "/v2/images");
+        let next = r.json["next"].as_str().expect("next").to_owned();
+        assert_eq!(link_params(&next), pairs(&[("marker", &made[1])]), "no limit added");
+        assert_eq!(t1.list_ids(&next.replacen("/v2/images?", "", 1)).await, vec![made[0].clone()]);
+        // Values above 1000 are clamped, not refused.
+        assert_eq!(t1.list_ids("limit=5000").await.len(), 26);
+    }
+
+    async fn v2_list_time_filters_with_bare_and_offset_timestamps(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let img = t1.create(json!({"name": "t"})).await;
+        let id = v2::id(&img);
+        let at = img["created_at"].as_str().expect("created_at").to_owned();
+        assert_eq!(t1.list_ids(&format!("created_at={}", enc(&at))).await, vec![id.clone()], "bare means eq");
+        // The same instant written with an offset, and without one (UTC).
+        let t = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).expect("ts");
+        let plus_one = t.to_offset(time::UtcOffset::from_hms(1, 0, 0).expect("offset"));
+        let with_offset = plus_one
+            .format(&time::format_description::well_known::Rfc3339).expect("format");
+        assert!(with_offset.ends_with("+01:00"), "{with_offset}");
+        assert_eq!(t1.list_ids(&format!("created_at={}", enc(&format!("eq:{with_offset}")))).await,
+            vec![id.clone()]);
+        let naive = at.trim_end_matches('Z');
+        assert_eq!(t1.list_ids(&format!("created_at={}", enc(&format!("gte:{naive}")))).await, vec![id.clone()]);
+        let hour_later = (t + time::Duration::hours(1))
+            .format(&time::format_description::well_known::Rfc3339).expect("format");
+        assert_eq!(t1.list_ids(&format!("created_at={}", enc(&format!("gt:{hour_later}")))).await,
+            Vec::<String>::new());
+        assert_eq!(t1.list_ids(&format!("created_at={}", enc(&format!("lt:{hour_later}")))).await,
+            vec![id.clone()]);
+    }
+
+    async fn v2_list_in_operator_quoting(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let quoted = t1.create_id(json!({"name": "say \"hi\", ok"})).await;
+        let plain = t1.create_id(json!({"name": "plain"})).await;
+        t1.create_id(json!({"name": "other"})).await;
+        let q = enc(r#"in:"say \"hi\", ok",plain"#);
+        assert_eq!(t1.list_set(&format!("name={q}")).await, sorted(vec![quoted.clone(), plain.clone()]));
+        assert_eq!(t1.list_ids(&format!("name={}", enc("in:plain"))).await, vec![plain.clone()]);
+        for bad in [r#"in:"plain"x"#, r#"in:pl"ain"#, r#"in:"unclosed"#] {
+            error(&t1.get(&format!("/v2/images?name={}", enc(bad))).await, 400);
+        }
+    }
+
+    async fn v2_list_admin_ignores_member_status_and_a_body_is_allowed(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let admin = v2::admin(&srv);
+        let id = t1.create_id(json!({"name": "shared"})).await;
+        t1.add_member(&id, "t2").await;
+        assert_eq!(admin.list_ids("member_status=rejected").await, vec![id.clone()]);
+        assert_eq!(admin.list_ids("member_status=pending").await, vec![id.clone()]);
+        // Deleted images are never listed, whatever `deleted` says.
+        let gone = t1.create_id(json!({})).await;
+        let r = t1.delete(&format!("/v2/images/{gone}")).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert_eq!(admin.list_ids("deleted=true").await, vec![id.clone()]);
+        // GET /v2/images does not reject a body.
+        let r = t1.send(reqwest::Method::GET, "/v2/images", Some(b"{}".to_vec()), &[]).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(v2::ids(&r.json), vec![id.clone()]);
+    }
 }

@@ -197,4 +197,37 @@ backend_tests! {
         no_content(&owner.delete(&format!("/v2/images/{id}/members/p000")).await);
         owner.add_member(&id, "p128").await;
     }
+
+    async fn v2_readding_a_member_resets_status_and_created_at(srv: TestServer) {
+        let owner = v2::member(&srv, "t1");
+        let id = owner.create_id(json!({})).await;
+        let first = owner.add_member(&id, "t2").await;
+        v2::member(&srv, "t2").set_member_status(&id, "t2", "accepted").await;
+        no_content(&owner.delete(&format!("/v2/images/{id}/members/t2")).await);
+        error(&owner.get(&format!("/v2/images/{id}/members/t2")).await, 404);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let again = owner.add_member(&id, "t2").await;
+        assert_eq!(again["status"], "pending");
+        assert_ne!(again["created_at"], first["created_at"]);
+        let r = owner.get(&format!("/v2/images/{id}/members")).await;
+        assert_eq!(r.json["members"].as_array().expect("members").len(), 1);
+    }
+
+    async fn v2_v1_members_on_private_images_stay_dormant(srv: TestServer) {
+        let owner = v2::member(&srv, "t1");
+        let t2 = v2::member(&srv, "t2");
+        let id = owner.create_id(json!({"visibility": "private"})).await;
+        let r = srv.admin().send(Method::PUT, &format!("/images/{id}/members/t2"), None, &[]).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        // Stored, but it grants nothing while the image is private.
+        error(&t2.get(&format!("/v2/images/{id}")).await, 404);
+        assert_eq!(t2.list_ids("member_status=all&visibility=all").await, Vec::<String>::new());
+        let r = owner.patch(&id, &json!([{"op": "replace", "path": "/visibility", "value": "shared"}])).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(t2.show(&id).await["id"], id.as_str());
+        let r = t2.get(&format!("/v2/images/{id}/members/t2")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["status"], "pending");
+        assert_eq!(t2.list_ids("member_status=pending").await, vec![id.clone()]);
+    }
 }
