@@ -101,6 +101,13 @@ async fn v2_wrong_methods_get_405_with_exact_allow() {
     let id = admin.create_id(json!({})).await;
     let cases: Vec<(Method, String, &str)> = vec![
         (Method::PUT, "/v2/images".into(), "GET, POST"),
+        (Method::HEAD, "/v2/images".into(), "GET, POST"),
+        (
+            Method::PATCH,
+            format!("/v2/images/{id}/tags/x"),
+            "PUT, DELETE",
+        ),
+        (Method::DELETE, format!("/v2/images/{id}/file"), "GET, PUT"),
         (Method::DELETE, "/v2/images".into(), "GET, POST"),
         (
             Method::POST,
@@ -463,4 +470,27 @@ async fn v2_ids_are_case_sensitive() {
             .await,
         404,
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_public_endpoint_makes_the_absolute_links() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c: &mut glimpse::config::ServerConfig| {
+        c.public_endpoint = Some("https://images.example.com".into());
+    })
+    .await;
+    let admin = v2::admin(&srv);
+    let r = admin.get("/").await;
+    assert_eq!(r.status, 300, "{}", r.text);
+    assert_eq!(r.json, expected_versions("https://images.example.com"));
+    let r = admin.post("/v2/images", &json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.header("location"),
+        Some(format!(
+            "https://images.example.com/v2/images/{}",
+            v2::id(&r.json)
+        ))
+    );
+    // Root-relative links in bodies do not change.
+    assert_eq!(r.json["self"], format!("/v2/images/{}", v2::id(&r.json)));
 }

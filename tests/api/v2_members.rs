@@ -40,6 +40,10 @@ backend_tests! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.json, m);
         error(&v2::member(&srv, "t2").get(&format!("/v2/images/{id}/members/t3")).await, 404);
+        let r = v2::reader(&srv, "t2").get(&format!("/v2/images/{id}/members")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["members"].as_array().expect("members").len(), 1);
+        assert_eq!(r.json["members"][0]["member_id"], "t2");
         error(&owner.get(&format!("/v2/images/{id}/members/t9")).await, 404);
         // Outsiders do not see the image at all.
         error(&v2::member(&srv, "t4").get(&format!("/v2/images/{id}/members")).await, 404);

@@ -313,4 +313,43 @@ backend_tests! {
             assert_eq!(img[format!("prop{i:02}")], format!("v{i}"), "{img}");
         }
     }
+
+    async fn v2_patch_and_tag_edge_cases(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let admin = v2::admin(&srv);
+        let id = t1.create_id(json!({"name": "e"})).await;
+        for ops in [
+            json!([{"op": "replace", "path": "/name", "value": "\u{1F600}"}]),
+            json!([{"op": "add", "path": "/k", "value": "\u{1F600}"}]),
+            json!([{"op": "add", "path": "/k\u{1F600}", "value": "v"}]),
+            json!([{"op": "replace", "path": "/tags", "value": ["t".repeat(256)]}]),
+            json!([{"op": "replace", "path": "/tags", "value": ["\u{1F600}"]}]),
+            json!([{"op": "replace", "path": "/name", "value": "n".repeat(256)}]),
+            json!([{"op": "replace", "path": "/owner", "value": "o".repeat(256)}]),
+        ] {
+            error(&admin.patch(&id, &ops).await, 400);
+        }
+        error(&t1.put_empty(&format!("/v2/images/{id}/tags/%F0%9F%98%80")).await, 400);
+        assert_eq!(t1.show(&id).await["name"], "e");
+        // Whitespace around pointer segments is trimmed.
+        let r = t1.patch(&id, &json!([{"op": "replace", "path": "/ name ", "value": "trimmed"}])).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["name"], "trimmed");
+        // An admin may set any owner, null included; the image then has no owning project.
+        let r = admin.patch(&id, &json!([{"op": "replace", "path": "/owner", "value": null}])).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["owner"], Value::Null);
+        error(&t1.patch(&id, &json!([{"op": "replace", "path": "/name", "value": "mine?"}])).await, 403);
+        // The deleted image is gone for patches, tags and actions.
+        let r = admin.patch(&id, &json!([{"op": "replace", "path": "/owner", "value": "t1"}])).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        no_content(&t1.delete(&format!("/v2/images/{id}")).await);
+        error(&t1.patch(&id, &json!([{"op": "replace", "path": "/name", "value": "x"}])).await, 404);
+        error(&t1.patch_as(&id, &json!([{"replace": "/name", "value": "x"}]), PATCH_V20).await, 404);
+        error(&t1.put_empty(&format!("/v2/images/{id}/tags/x")).await, 404);
+        error(&t1.delete(&format!("/v2/images/{id}/tags/x")).await, 404);
+        error(&t1.post_empty(&format!("/v2/images/{id}/actions/deactivate")).await, 404);
+        error(&t1.get(&format!("/v2/images/{id}/members")).await, 404);
+        error(&t1.get(&format!("/v2/images/{id}/file")).await, 404);
+    }
 }
