@@ -220,4 +220,27 @@ backend_tests! {
         no_content(&t1.delete(&format!("/v2/images/{id}")).await);
         error(&t1.get(&format!("/v2/images/{id}")).await, 404);
     }
+
+    async fn v2_concurrent_creates_with_one_id_make_one_image(srv: TestServer) {
+        let given = v2::uuid();
+        let results = v2::concurrently(&srv, "t1", 8, reqwest::Method::POST,
+            |_| "/v2/images".to_string(), |i| Some(json!({"id": given, "name": format!("n{i}")}))).await;
+        assert_eq!(v2::count(&results, 201), 1, "{results:?}");
+        assert_eq!(v2::count(&results, 409), 7, "{results:?}");
+        let t1 = v2::member(&srv, "t1");
+        assert_eq!(t1.list_ids("").await, vec![given.clone()]);
+        let winner = results.iter().find(|(s, _)| *s == 201).expect("winner");
+        let body: Value = serde_json::from_str(&winner.1).expect("json");
+        assert_eq!(t1.show(&given).await["name"], body["name"]);
+    }
+
+    async fn v2_concurrent_deletes_answer_204_once(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let id = t1.create_id(json!({})).await;
+        let results = v2::concurrently(&srv, "t1", 6, reqwest::Method::DELETE,
+            |_| format!("/v2/images/{id}"), |_| None).await;
+        assert_eq!(v2::count(&results, 204), 1, "{results:?}");
+        assert_eq!(v2::count(&results, 404), 5, "{results:?}");
+        error(&t1.get(&format!("/v2/images/{id}")).await, 404);
+    }
 }

@@ -2,7 +2,7 @@
 //! project sees (contract §2.4, §3.9, §4.4), on every backend.
 
 use crate::backend_tests;
-use crate::support::keys_of;
+use crate::support::{Backend, TestServer, keys_of};
 use crate::v2_support::{self as v2, error, no_content, sorted};
 use reqwest::Method;
 use serde_json::json;
@@ -234,4 +234,59 @@ backend_tests! {
         assert_eq!(r.json["status"], "pending");
         assert_eq!(t2.list_ids("member_status=pending").await, vec![id.clone()]);
     }
+
+    async fn v2_concurrent_adds_of_one_member_make_one_row(srv: TestServer) {
+        let owner = v2::member(&srv, "t1");
+        let id = owner.create_id(json!({})).await;
+        let results = v2::concurrently(&srv, "t1", 8, Method::POST,
+            |_| format!("/v2/images/{id}/members"), |_| Some(json!({"member": "t2"}))).await;
+        assert_eq!(v2::count(&results, 200), 1, "{results:?}");
+        assert_eq!(v2::count(&results, 409), 7, "{results:?}");
+        let r = owner.get(&format!("/v2/images/{id}/members")).await;
+        assert_eq!(r.json["members"].as_array().expect("members").len(), 1);
+    }
+
+}
+
+/// 126 members, then 6 concurrent adds of different projects: exactly 2 fit under the quota
+/// of 128. On PostgreSQL and MariaDB the quota check of `AddMember`
+/// (src/storage/sql/writes.rs) is a plain SELECT count in a READ COMMITTED / REPEATABLE READ
+/// transaction with no lock on the image, so concurrent adds each see 126 or 127 rows and the
+/// image ends with more than 128 members.
+async fn concurrent_adds_respect_the_member_quota(srv: TestServer) {
+    let owner = v2::member(&srv, "t1");
+    let id = owner.create_id(json!({})).await;
+    for i in 0..126 {
+        owner.add_member(&id, &format!("p{i:03}")).await;
+    }
+    let results = v2::concurrently(
+        &srv,
+        "t1",
+        6,
+        Method::POST,
+        |_| format!("/v2/images/{id}/members"),
+        |i| Some(json!({"member": format!("new{i}")})),
+    )
+    .await;
+    assert_eq!(v2::count(&results, 200), 2, "{results:?}");
+    assert_eq!(v2::count(&results, 413), 4, "{results:?}");
+    let r = owner.get(&format!("/v2/images/{id}/members")).await;
+    assert_eq!(r.json["members"].as_array().expect("members").len(), 128);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_concurrent_adds_respect_the_member_quota_sqlite() {
+    concurrent_adds_respect_the_member_quota(TestServer::start(Backend::Sqlite).await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "race in src/storage/sql/writes.rs AddMember: the member quota is checked without a lock, concurrent adds exceed 128"]
+async fn v2_concurrent_adds_respect_the_member_quota_postgres() {
+    concurrent_adds_respect_the_member_quota(TestServer::start(Backend::Postgres).await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "race in src/storage/sql/writes.rs AddMember: the member quota is checked without a lock, concurrent adds exceed 128"]
+async fn v2_concurrent_adds_respect_the_member_quota_mysql() {
+    concurrent_adds_respect_the_member_quota(TestServer::start(Backend::Mysql).await).await
 }

@@ -301,3 +301,46 @@ pub async fn v1_create(srv: &TestServer, fields: Value) -> Value {
 pub fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Sends the same request `n` times at once as a member of `project` (each on its own task),
+/// returning the statuses and bodies in completion order.
+pub async fn concurrently(
+    srv: &TestServer,
+    project: &str,
+    n: usize,
+    method: Method,
+    path: impl Fn(usize) -> String,
+    body: impl Fn(usize) -> Option<Value>,
+) -> Vec<(u16, String)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let req = srv
+            .http
+            .request(method.clone(), format!("{}{}", srv.v2, path(i)))
+            .header("x-auth-token", "token")
+            .header("x-identity-status", "Confirmed")
+            .header("x-project-id", project)
+            .header("x-roles", "member");
+        let req = match body(i) {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(b.to_string()),
+            None => req,
+        };
+        tasks.spawn(async move {
+            let r = req.send().await.expect("sent");
+            let status = r.status().as_u16();
+            (status, r.text().await.expect("body"))
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        out.push(done.expect("task"));
+    }
+    out
+}
+
+/// How many of `results` have `status`.
+pub fn count(results: &[(u16, String)], status: u16) -> usize {
+    results.iter().filter(|(s, _)| *s == status).count()
+}
