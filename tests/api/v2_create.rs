@@ -243,4 +243,24 @@ backend_tests! {
         assert_eq!(v2::count(&results, 404), 5, "{results:?}");
         error(&t1.get(&format!("/v2/images/{id}")).await, 404);
     }
+
+    async fn v2_create_checks_in_the_contract_order(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let many: Vec<String> = (0..129).map(|i| format!("t{i}")).collect();
+        // A disallowed key is found before a schema violation, and both before policy.
+        error(&t1.post("/v2/images", &json!({"self": "/x", "visibility": "bad"})).await, 403);
+        error(&t1.post("/v2/images", &json!({"visibility": "public", "min_disk": -1})).await, 400);
+        error(&t1.post("/v2/images", &json!({"visibility": "public", "custom": 1})).await, 400);
+        // Policy comes before the tag quota and the read-only keys.
+        error(&t1.post("/v2/images", &json!({"visibility": "public", "tags": many})).await, 403);
+        error(&t1.post("/v2/images", &json!({"owner": "t2", "tags": many})).await, 403);
+        // The tag quota before read-only keys; an existing id is checked last.
+        error(&t1.post("/v2/images", &json!({"tags": many, "size": 1})).await, 413);
+        let id = t1.create_id(json!({})).await;
+        error(&t1.post("/v2/images", &json!({"id": id, "tags": many})).await, 413);
+        error(&t1.post("/v2/images", &json!({"id": id, "visibility": "public"})).await, 403);
+        error(&t1.post("/v2/images", &json!({"id": id, "min_ram": -5})).await, 400);
+        error(&t1.post("/v2/images", &json!({"id": id})).await, 409);
+        assert_eq!(t1.list_ids("").await, vec![id.clone()]);
+    }
 }

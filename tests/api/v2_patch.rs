@@ -352,4 +352,27 @@ backend_tests! {
         error(&t1.get(&format!("/v2/images/{id}/members")).await, 404);
         error(&t1.get(&format!("/v2/images/{id}/file")).await, 404);
     }
+
+    async fn v2_patch_checks_operations_in_order(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let id = t1.create_id(json!({"name": "o"})).await;
+        let read_only = json!({"op": "replace", "path": "/status", "value": "active"});
+        let bad_op = json!({"op": "move", "from": "/name", "path": "/x"});
+        let rename = json!({"op": "replace", "path": "/name", "value": "changed"});
+        error(&t1.patch(&id, &json!([read_only, bad_op])).await, 403);
+        error(&t1.patch(&id, &json!([bad_op, read_only])).await, 400);
+        error(&t1.patch(&id, &json!([rename, bad_op])).await, 400);
+        error(&t1.patch(&id, &json!([rename, read_only])).await, 403);
+        // The media type is checked first of all.
+        error(&t1.patch_as(&id, &json!([bad_op]), "application/json").await, 415);
+        // Policy after the lookup: a reader gets 400 for a bad op, 403 for a good one.
+        error(&v2::reader(&srv, "t1").patch(&id, &json!([bad_op])).await, 400);
+        error(&v2::reader(&srv, "t1").patch(&id, &json!([rename])).await, 403);
+        // A later failing operation undoes the earlier ones.
+        let r = t1.patch(&id, &json!([rename, {"op": "remove", "path": "/missing"}])).await;
+        error(&r, 409);
+        let r = t1.patch(&id, &json!([rename, {"op": "replace", "path": "/visibility", "value": "public"}])).await;
+        error(&r, 403);
+        assert_eq!(t1.show(&id).await["name"], "o");
+    }
 }
