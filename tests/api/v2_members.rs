@@ -52,6 +52,7 @@ backend_tests! {
         error(&v2::member(&srv, "t2").post(&format!("/v2/images/{id}/members"), &json!({"member": "t5"})).await, 403);
         error(&v2::reader(&srv, "t1").post(&format!("/v2/images/{id}/members"), &json!({"member": "t5"})).await, 403);
         error(&v2::member(&srv, "t2").delete(&format!("/v2/images/{id}/members/t2")).await, 403);
+        error(&v2::member(&srv, "t2").delete(&format!("/v2/images/{id}/members/t3")).await, 404);
         error(&v2::reader(&srv, "t1").delete(&format!("/v2/images/{id}/members/t2")).await, 403);
         v2::admin(&srv).add_member(&id, "t5").await;
         no_content(&owner.delete(&format!("/v2/images/{id}/members/t3")).await);
@@ -246,6 +247,43 @@ backend_tests! {
         assert_eq!(r.json["members"].as_array().expect("members").len(), 1);
     }
 
+    async fn v2_member_status_survives_v1_membership_updates(srv: TestServer) {
+        let owner = v2::member(&srv, "t1");
+        let t2 = v2::member(&srv, "t2");
+        let id = owner.create_id(json!({"name": "both apis"})).await;
+        owner.add_member(&id, "t2").await;
+        owner.add_member(&id, "t3").await;
+        t2.set_member_status(&id, "t2", "accepted").await;
+        // A v1 update of the membership changes can_share only.
+        let v1 = srv.admin();
+        let r = v1.put(&format!("/images/{id}/members/t2"), &json!({"member": {"can_share": true}})).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        assert_eq!(t2.get(&format!("/v2/images/{id}/members/t2")).await.json["status"], "accepted");
+        assert_eq!(t2.list_ids("").await, vec![id.clone()]);
+        let r = v1.get(&format!("/images/{id}/members")).await.expect(200);
+        assert_eq!(r.json["members"], json!([
+            {"member_id": "t2", "can_share": true}, {"member_id": "t3", "can_share": false}]));
+        // v1 shows every share whatever its status: t3 is still pending.
+        let r = v1.get("/shared-images/t3").await.expect(200);
+        assert_eq!(r.json["shared_images"], json!([{"image_id": id, "can_share": false}]));
+        // A v1 delete removes the v2 membership.
+        let r = v1.delete(&format!("/images/{id}/members/t3")).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        error(&v2::member(&srv, "t3").get(&format!("/v2/images/{id}")).await, 404);
+    }
+
+    async fn v2_project_admin_lists_its_own_community_images(srv: TestServer) {
+        let ops = v2::project_admin(&srv, "ops");
+        let own = ops.create_id(json!({"visibility": "community"})).await;
+        let other = v2::member(&srv, "t1").create_id(json!({"visibility": "community"})).await;
+        assert_eq!(ops.list_ids("").await, vec![own.clone()]);
+        assert_eq!(ops.list_set("visibility=community").await, sorted(vec![own.clone(), other.clone()]));
+        // An admin may change status of any member row and delete any member.
+        let shared = v2::member(&srv, "t1").create_id(json!({})).await;
+        ops.add_member(&shared, "t2").await;
+        assert_eq!(ops.set_member_status(&shared, "t2", "accepted").await["status"], "accepted");
+        no_content(&ops.delete(&format!("/v2/images/{shared}/members/t2")).await);
+    }
 }
 
 /// 126 members, then 6 concurrent adds of different projects: exactly 2 fit under the quota
@@ -289,4 +327,31 @@ async fn v2_concurrent_adds_respect_the_member_quota_postgres() {
 #[ignore = "race in src/storage/sql/writes.rs AddMember: the member quota is checked without a lock, concurrent adds exceed 128"]
 async fn v2_concurrent_adds_respect_the_member_quota_mysql() {
     concurrent_adds_respect_the_member_quota(TestServer::start(Backend::Mysql).await).await
+}
+
+/// Contract §7: a v1 update of a membership "revives a soft-deleted row, which keeps its old
+/// status". glimpse deletes membership rows outright (src/storage/sql/statements.rs
+/// `delete_members`), so a v1 add after a v2 delete makes a new, pending row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "storage deletes member rows (src/storage/sql/statements.rs delete_members): a v1 re-add is pending, not the old status (contract §7)"]
+async fn v2_v1_readd_revives_the_old_member_status() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let owner = v2::member(&srv, "t1");
+    let t2 = v2::member(&srv, "t2");
+    let id = owner.create_id(json!({})).await;
+    owner.add_member(&id, "t2").await;
+    t2.set_member_status(&id, "t2", "accepted").await;
+    no_content(&owner.delete(&format!("/v2/images/{id}/members/t2")).await);
+    assert_eq!(t2.list_ids("member_status=all").await, Vec::<String>::new());
+    let r = srv
+        .admin()
+        .put(
+            &format!("/images/{id}/members/t2"),
+            &json!({"member": {"can_share": false}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = t2.get(&format!("/v2/images/{id}/members/t2")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["status"], "accepted");
 }
