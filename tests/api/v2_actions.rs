@@ -100,7 +100,7 @@ backend_tests! {
         let public = id_of(&v1.create(json!({"name": "pub", "is_public": true, "owner": "t1"})).await);
         let shared = id_of(&v1.create(json!({"name": "sh", "is_public": false, "owner": "t1",
             "properties": {"os_distro": "debian"}})).await);
-        let plain = id_of(&v1.create(json!({"name": "plain", "owner": "t1"})).await);
+        let plain = id_of(&v1.create(json!({"name": "plain", "owner": "t1", "location": "file:///var/x"})).await);
         let t1 = v2::member(&srv, "t1");
         let p = t1.show(&public).await;
         assert_eq!(p["visibility"], "public");
@@ -110,7 +110,9 @@ backend_tests! {
         assert_eq!(s["os_distro"], "debian");
         assert_eq!(s["os_hash_algo"], Value::Null);
         assert_eq!(s["tags"], json!([]));
-        assert_eq!(t1.show(&plain).await["visibility"], "shared", "v1 create without is_public");
+        let pl = t1.show(&plain).await;
+        assert_eq!(pl["visibility"], "shared", "v1 create without is_public");
+        assert_eq!(crate::support::keys_of(&pl), v2::BASE_FIELDS, "no locations or direct_url");
         // A v1 member is pending in v2: the member can GET it but does not list it by default.
         let r = v1.send(Method::PUT, &format!("/images/{shared}/members/t2"), None, &[]).await;
         assert_eq!(r.status, 204, "{}", r.text);

@@ -76,6 +76,9 @@ async fn v2_unknown_versions_get_300_and_unrouted_v2_paths_404_or_501() {
         error(&admin.get(path).await, 404);
     }
     error(&admin.post("/v2/nothing", &json!({})).await, 404);
+    let r = admin.post("/foo", &json!({})).await;
+    assert_eq!(r.status, 300, "{}", r.text);
+    assert_eq!(r.json, expected);
     let r = admin
         .send(
             Method::from_bytes(b"PROPFIND").expect("method"),

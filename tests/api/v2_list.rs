@@ -161,7 +161,7 @@ backend_tests! {
 
     async fn v2_list_filters_by_size_and_time(srv: TestServer) {
         let t1 = v2::member(&srv, "t1");
-        let small = v1_image(&srv, json!({"name": "small", "size": 10, "owner": "t1"})).await;
+        let small = v1_image(&srv, json!({"name": "small", "size": 10, "owner": "t1", "checksum": "c0ffee"})).await;
         let big = v1_image(&srv, json!({"name": "big", "size": 1000, "owner": "t1"})).await;
         let nosize = t1.create_id(json!({"name": "nosize"})).await;
         assert_eq!(t1.list_set("size_min=10").await, sorted(vec![small.clone(), big.clone()]));
@@ -170,6 +170,12 @@ backend_tests! {
         assert_eq!(t1.list_ids("size_min=10&size_max=999").await, vec![small.clone()]);
         assert_eq!(t1.list_ids("size=1000").await, vec![big.clone()]);
         error(&t1.get("/v2/images?size_min=ten").await, 400);
+        assert_eq!(t1.list_ids("checksum=c0ffee").await, vec![small.clone()]);
+        assert_eq!(t1.list_ids("checksum=c0ffe").await, Vec::<String>::new());
+        assert_eq!(t1.list_set("status=in:active,queued").await,
+            sorted(vec![small.clone(), big.clone(), nosize.clone()]));
+        assert_eq!(t1.list_set("status=active").await, sorted(vec![small.clone(), big.clone()]));
+        error(&t1.get("/v2/images?limit=").await, 400);
         error(&t1.get("/v2/images?size_max=1.5").await, 400);
         assert!(!t1.list_ids("size_max=100000").await.contains(&nosize));
 
@@ -375,5 +381,21 @@ backend_tests! {
         let r = t1.send(reqwest::Method::GET, "/v2/images", Some(b"{}".to_vec()), &[]).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(v2::ids(&r.json), vec![id.clone()]);
+    }
+
+    async fn v2_list_shared_filter_covers_own_and_accepted_images(srv: TestServer) {
+        let t1 = v2::member(&srv, "t1");
+        let t2 = v2::member(&srv, "t2");
+        let offered = t1.create_id(json!({"name": "offered"})).await;
+        let own = t2.create_id(json!({"name": "own shared"})).await;
+        t2.create_id(json!({"name": "own private", "visibility": "private"})).await;
+        t1.add_member(&offered, "t2").await;
+        assert_eq!(t2.list_ids("visibility=shared").await, vec![own.clone()]);
+        t2.set_member_status(&offered, "t2", "accepted").await;
+        assert_eq!(t2.list_set("visibility=shared").await, sorted(vec![own.clone(), offered.clone()]));
+        // The owner lists its shared image whatever its members said.
+        t2.set_member_status(&offered, "t2", "rejected").await;
+        assert_eq!(t1.list_ids("visibility=shared").await, vec![offered.clone()]);
+        assert_eq!(t2.list_ids("visibility=shared").await, vec![own.clone()]);
     }
 }
