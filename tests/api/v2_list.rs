@@ -178,6 +178,10 @@ backend_tests! {
         error(&t1.get("/v2/images?limit=").await, 400);
         error(&t1.get("/v2/images?size_max=1.5").await, 400);
         assert!(!t1.list_ids("size_max=100000").await.contains(&nosize));
+        // NULL sizes sort lowest on every backend.
+        assert_eq!(t1.list_ids("sort=size:asc").await, vec![nosize.clone(), small.clone(), big.clone()]);
+        assert_eq!(t1.list_ids("sort_key=size&sort_dir=desc").await,
+            vec![big.clone(), small.clone(), nosize.clone()]);
 
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let later = t1.create_id(json!({"name": "later"})).await;

@@ -238,8 +238,12 @@ backend_tests! {
         let shown = t1.show(&id).await;
         assert_eq!(shown["tags"], json!(["blue"]));
         assert_ne!(shown["updated_at"], img["updated_at"]);
-        // Idempotent.
+        // Idempotent, and updated_at still moves.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         no_content(&t1.put_empty(&format!("/v2/images/{id}/tags/blue")).await);
+        let again = t1.show(&id).await;
+        assert_eq!(again["tags"], json!(["blue"]));
+        assert_ne!(again["updated_at"], shown["updated_at"]);
         no_content(&t1.put_empty(&format!("/v2/images/{id}/tags/{}", "with%20space")).await);
         no_content(&t1.put_empty(&format!("/v2/images/{id}/tags/a%2Fb")).await);
         assert_eq!(t1.show(&id).await["tags"], json!(["a/b", "blue", "with space"]));
