@@ -27,6 +27,9 @@ pub struct NewImage {
     pub min_ram: Option<i64>,
     pub tags: Tags,
     pub properties: Properties,
+    /// A key only the server writes (`status`, `size`, …) that the body named: 403, but only
+    /// after the policy and the tag quota, as Glance's ImageFactory checks it.
+    pub read_only: Option<String>,
 }
 
 pub fn check_tag_count(n: usize) -> Result<(), Error> {
@@ -56,6 +59,9 @@ impl NewImage {
         let visibility = self.visibility.unwrap_or_default();
         policy::check_visibility(caller, visibility)?;
         check_tag_count(self.tags.len())?;
+        if let Some(k) = &self.read_only {
+            return Err(Error::Forbidden(format!("Attribute '{k}' is read-only.")));
+        }
         check_property_count(self.properties.len(), rules)?;
         Ok(Image {
             id: self.id.unwrap_or_else(ImageId::generate),
@@ -84,5 +90,30 @@ impl NewImage {
             tags: self.tags,
             version: 1,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_keys_are_refused_after_the_policy_and_the_tag_quota() {
+        let member = Caller::authenticated(Some("p".into()), None, vec!["member".into()], true);
+        let rules = Rules::default();
+        let now = Timestamp::now();
+        let asking = |tags: usize, visibility: Option<ImageVisibility>| NewImage {
+            tags: (0..tags).map(|i| format!("t{i}")).collect(),
+            visibility,
+            read_only: Some("size".into()),
+            ..NewImage::default()
+        };
+        let err = |n: NewImage| n.into_image(&member, now, &rules).unwrap_err();
+        assert!(matches!(err(asking(129, None)), Error::TooLarge(_)));
+        assert!(matches!(err(asking(1, None)), Error::Forbidden(m) if m.contains("read-only")));
+        assert!(matches!(
+            err(asking(129, Some(ImageVisibility::Public))),
+            Error::Forbidden(m) if m.contains("publicize")
+        ));
     }
 }

@@ -246,7 +246,8 @@ pub fn is_read_only_root(key: &str) -> bool {
 }
 
 /// A create body, in the order Glance checks it: syntax, disallowed keys, the schema, key
-/// lengths and reserved keys, read-only keys. The policy comes after, in the domain.
+/// lengths and reserved keys. The policy, the tag quota and then read-only keys (recorded in
+/// [`NewImage::read_only`]) come after, in the domain.
 pub fn parse_create(body: &[u8], formats: &Formats) -> Result<NewImage> {
     let v: Value =
         serde_json::from_slice(body).map_err(|e| bad(format!("Malformed JSON body: {e}")))?;
@@ -294,9 +295,10 @@ pub fn parse_create(body: &[u8], formats: &Formats) -> Result<NewImage> {
     if let Some(k) = obj.keys().find(|k| is_reserved(k)) {
         return Err(Error::Forbidden(format!("Attribute '{k}' is reserved.")));
     }
-    if let Some(k) = obj.keys().find(|k| READ_ONLY.contains(&k.as_str())) {
-        return Err(Error::Forbidden(format!("Attribute '{k}' is read-only.")));
-    }
+    new.read_only = obj
+        .keys()
+        .find(|k| READ_ONLY.contains(&k.as_str()))
+        .cloned();
     Ok(new)
 }
 
@@ -370,10 +372,9 @@ mod tests {
             parse_create(br#"{"self": "x"}"#, &f),
             Err(Error::Forbidden(_))
         ));
-        assert!(matches!(
-            parse_create(br#"{"status": "active"}"#, &f),
-            Err(Error::Forbidden(_))
-        ));
+        // Read-only keys are refused later, after the policy and the tag quota.
+        let n = parse_create(br#"{"status": "active"}"#, &f).unwrap();
+        assert_eq!(n.read_only.as_deref(), Some("status"));
         assert!(matches!(
             parse_create(br#"{"location": "x"}"#, &f),
             Err(Error::Forbidden(_))
