@@ -65,4 +65,7 @@ pub fn images_router<S: Catalog>(state: Arc<AppState<S>>) -> Router {
         .layer(axum::middleware::map_request(|req| async {
             v2::strip_minor_version(req)
         }))
+        .layer(axum::middleware::from_fn(
+            v2::error::plain_errors_for_glanceclient,
+        ))
 }

@@ -203,7 +203,6 @@ async fn readers_may_not_download(srv: crate::support::TestServer) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug in src/api/v2/images.rs download: no download policy, readers get 204 (contract §5)"]
 async fn v2_readers_may_not_download() {
     readers_may_not_download(
         crate::support::TestServer::start(crate::support::Backend::Sqlite).await,

@@ -267,9 +267,6 @@ async fn v2_glance_client_updates_with_schema_based_patches() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "contract §1.3 error body: python-glanceclient's exc.from_response calls .get('message') on every \
-            top-level value of a JSON error body, so the flat {code,title,message} body raises AttributeError \
-            ('int' object has no attribute 'get') instead of a clean HTTP error"]
 async fn v2_glance_client_reports_errors_cleanly() {
     let srv = noauth_server().await;
     let out = glance(&srv, &["image-show", &v2::uuid()]).await;

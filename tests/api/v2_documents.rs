@@ -451,7 +451,6 @@ async fn v2_endpoints_need_an_identity_and_errors_are_json() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug in src/api/v2/mod.rs routes: /versions/ (empty tail) is not matched by /versions/{*rest} and gets 300"]
 async fn v2_versions_with_a_trailing_slash_is_200() {
     let srv = start().await;
     let r = v2::admin(&srv).get("/versions/").await;
@@ -460,8 +459,6 @@ async fn v2_versions_with_a_trailing_slash_is_200() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug in src/api/v2/images.rs image_id: ids are normalised by ImageId::parse, so another \
-            spelling of an id (upper case) finds the image; contract §1.3 says ids are exact, case-sensitive"]
 async fn v2_ids_are_case_sensitive() {
     let srv = start().await;
     let admin = v2::admin(&srv);

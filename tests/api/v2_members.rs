@@ -318,13 +318,11 @@ async fn v2_concurrent_adds_respect_the_member_quota_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "race in src/storage/sql/writes.rs AddMember: the member quota is checked without a lock, concurrent adds exceed 128"]
 async fn v2_concurrent_adds_respect_the_member_quota_postgres() {
     concurrent_adds_respect_the_member_quota(TestServer::start(Backend::Postgres).await).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "race in src/storage/sql/writes.rs AddMember: the member quota is checked without a lock, concurrent adds exceed 128"]
 async fn v2_concurrent_adds_respect_the_member_quota_mysql() {
     concurrent_adds_respect_the_member_quota(TestServer::start(Backend::Mysql).await).await
 }

@@ -119,3 +119,42 @@ pub async fn json_errors(resp: Response) -> Response {
     );
     Response::from_parts(parts, fresh.into_body())
 }
+
+/// python-glanceclient reads a JSON error body as `{"<key>": {"message": …}, …}` and crashes
+/// on the flat v2 body (`'int' object has no attribute 'get'`). Glance answers it in
+/// text/plain (webob's choice for its `Accept: */*`), and so does glimpse, for that client
+/// only: every other client gets the JSON body.
+pub async fn plain_errors_for_glanceclient(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let glanceclient = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.starts_with("python-glanceclient"));
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !glanceclient || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+    let text = format!(
+        "{} {}\n\n{message}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    Response::from_parts(parts, Body::from(text))
+}

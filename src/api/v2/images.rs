@@ -23,7 +23,11 @@ pub fn image_id(id: &str) -> Result<ImageId, V2Error> {
     if id.len() > 36 {
         return Err(Error::image_not_found().into());
     }
-    ImageId::parse(id).ok_or_else(|| Error::image_not_found().into())
+    // Ids are exact strings (contract §1.3): another spelling of a UUID names no image.
+    match ImageId::parse(id) {
+        Some(parsed) if parsed.as_str() == id => Ok(parsed),
+        _ => Err(Error::image_not_found().into()),
+    }
 }
 
 /// The image with its ETag.

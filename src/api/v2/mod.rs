@@ -152,6 +152,7 @@ pub fn routes<S: Catalog>() -> Router<Arc<AppState<S>>> {
     Router::new()
         .route("/", get(versions_300::<S>))
         .route("/versions", get(versions_200::<S>))
+        .route("/versions/", get(versions_200::<S>))
         .route("/versions/{*rest}", get(versions_200::<S>))
         .route(
             "/v2/images",

@@ -335,6 +335,15 @@ pub fn insert_member_row(
 }
 
 /// Ids of images soft-deleted before `cutoff`, oldest first, a batch at a time.
+/// The image's id, to lock its row (`FOR UPDATE`) before a write that reads other rows of it.
+pub fn select_image_id(id: &ImageId) -> SelectStatement {
+    Query::select()
+        .column(ID)
+        .from(IMAGES)
+        .and_where(Expr::col(ID).eq(id.as_str()))
+        .to_owned()
+}
+
 /// Images in `saving` whose upload last reported progress before `cutoff`.
 pub fn select_stale_uploads(b: Backend, cutoff: Timestamp, limit: u64) -> SelectStatement {
     Query::select()

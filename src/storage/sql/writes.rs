@@ -3,7 +3,7 @@
 //! ([`compare_and_set`]).
 
 use super::engine::{DbError, Engine, Planning, Session};
-use super::rows::{ImageRow, MemberRow};
+use super::rows::{ImageRow, MemberRow, TextRow};
 use super::statements as st;
 use crate::domain::member::{MemberGrant, Membership, resolve_grants};
 use crate::domain::query::Visibility;
@@ -287,6 +287,14 @@ impl<E: Engine> WriteAttempt<E> for AddMember<'_> {
     type Out = Membership;
 
     async fn run(&self, tx: &mut E::Session) -> Result<Done<Membership>, Fail> {
+        // Concurrent adds to one image queue on its row, so the count below stays true until
+        // this insert commits (SQLite's single writer already serialises them).
+        if E::LOCKS_ROWS {
+            let mut lock = st::select_image_id(self.id);
+            lock.lock(sea_query::LockType::Update);
+            tx.fetch(E::render(&lock), Planning::Cached, &TextRow)
+                .await?;
+        }
         let select = E::render(&st::select_members(self.id, None));
         let existing = tx.fetch(select, Planning::Cached, &MemberRow).await?;
         if existing.iter().any(|m| m.member_id == self.member) {
