@@ -3,7 +3,7 @@
 # in noauth mode, then in keystone mode against the test Keystone (scripts/services/keystone.sh)
 # with a warm token cache, back to back on this machine, and the ratio of the two.
 #
-#   scripts/bench-auth.sh            # 10,000 images, 32 connections, 10 s each
+#   scripts/bench-auth.sh            # 10,000 images, 32 connections, 10 s each, 2 rounds
 #
 # Environment: WORK (default /tmp/glimpse-bench-auth), IMAGES (default 10000), PORT (9591),
 # BENCH_ARGS (extra glimpse-bench arguments, e.g. "--duration 5").
@@ -44,28 +44,35 @@ serve() {
 }
 stop() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
 
-echo "== noauth"
-serve --auth noauth
-# shellcheck disable=SC2086
-"$bin/glimpse-bench" --url "http://127.0.0.1:$PORT" --skip-seed --ids-file "$ids" --scenarios show \
-  --server-pid "$server" --json-out "$WORK/noauth.json" ${BENCH_ARGS:-}
-stop
+# Alternating rounds (ROUNDS, default 2): this machine's figures drift between runs, and
+# alternation puts both modes under the same drift.
+for round in $(seq 1 "${ROUNDS:-2}"); do
+  echo "== round $round: noauth"
+  serve --auth noauth
+  # shellcheck disable=SC2086
+  "$bin/glimpse-bench" --url "http://127.0.0.1:$PORT" --skip-seed --ids-file "$ids" --scenarios show \
+    --server-pid "$server" --json-out "$WORK/noauth-$round.json" ${BENCH_ARGS:-}
+  stop
 
-echo "== keystone (one project member's token; the cache is warm after the warm-up)"
-serve --auth keystone --keystone-auth-url "$KEYSTONE_AUTH_URL" \
-  --keystone-username "$KEYSTONE_SERVICE_USER" --keystone-password "$KEYSTONE_SERVICE_PASSWORD" \
-  --keystone-project-name "$KEYSTONE_SERVICE_PROJECT"
-# An admin's token, so that show reads every image of the catalog as the noauth admin does.
-# shellcheck disable=SC2086
-"$bin/glimpse-bench" --url "http://127.0.0.1:$PORT" --skip-seed --ids-file "$ids" --scenarios show \
-  --keystone-auth-url "$KEYSTONE_AUTH_URL" --keystone-user "$KEYSTONE_ADMIN_USER" \
-  --keystone-password "$KEYSTONE_ADMIN_PASSWORD" --keystone-project "$KEYSTONE_ADMIN_PROJECT" \
-  --server-pid "$server" --json-out "$WORK/keystone.json" ${BENCH_ARGS:-}
-stop
+  echo "== round $round: keystone (an admin's token, so that show reads what the noauth admin reads; the cache is warm after the warm-up)"
+  serve --auth keystone --keystone-auth-url "$KEYSTONE_AUTH_URL" \
+    --keystone-username "$KEYSTONE_SERVICE_USER" --keystone-password "$KEYSTONE_SERVICE_PASSWORD" \
+    --keystone-project-name "$KEYSTONE_SERVICE_PROJECT"
+  # shellcheck disable=SC2086
+  "$bin/glimpse-bench" --url "http://127.0.0.1:$PORT" --skip-seed --ids-file "$ids" --scenarios show \
+    --keystone-auth-url "$KEYSTONE_AUTH_URL" --keystone-user "$KEYSTONE_ADMIN_USER" \
+    --keystone-password "$KEYSTONE_ADMIN_PASSWORD" --keystone-project "$KEYSTONE_ADMIN_PROJECT" \
+    --server-pid "$server" --json-out "$WORK/keystone-$round.json" ${BENCH_ARGS:-}
+  stop
+done
 
-python3 - "$WORK/noauth.json" "$WORK/keystone.json" <<'EOF'
+python3 - "$WORK" "${ROUNDS:-2}" <<'EOF'
 import json, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
 rate = lambda p: next(s for s in json.load(open(p))["scenarios"] if s["name"] == "show")["requests_per_s"]
-n, k = rate(sys.argv[1]), rate(sys.argv[2])
-print(f"show: noauth {n:.0f}/s, keystone {k:.0f}/s = {100 * k / n:.0f}% of noauth")
+n = [rate(f"{work}/noauth-{r}.json") for r in range(1, rounds + 1)]
+k = [rate(f"{work}/keystone-{r}.json") for r in range(1, rounds + 1)]
+for r in range(rounds):
+    print(f"round {r + 1}: noauth {n[r]:.0f}/s, keystone {k[r]:.0f}/s = {100 * k[r] / n[r]:.0f}%")
+print(f"show, keystone against noauth over {rounds} rounds: {100 * sum(k) / sum(n):.0f}%")
 EOF
