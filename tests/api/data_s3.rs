@@ -476,6 +476,7 @@ async fn s3_killed_mid_upload(backend: Backend) {
         Ok(r) => {
             let status = r.status().as_u16();
             let text = r.text().await.unwrap_or_default();
+            eprintln!("the upload was answered {status}: {text}");
             assert!(
                 (500..600).contains(&status),
                 "an upload whose store died must fail with 5xx, got {status}: {text}"
@@ -618,4 +619,196 @@ async fn data_s3_killed_mid_download() {
     s3.restart();
     assert_holds(&srv.v2, &id, &data).await;
     assert_eq!(show(&srv.v2, &id).await["status"], "active");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Races and upkeep on the S3 store
+
+/// Starts a chunked upload fed by the test; the sender and the request's task.
+fn start_fed_upload(
+    v2: &str,
+    id: &str,
+) -> (
+    tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
+    let (tx, body) = fed_body();
+    let url = format!("{v2}/v2/images/{id}/file");
+    let put = tokio::spawn(async move {
+        http()
+            .put(url)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+    });
+    (tx, put)
+}
+
+/// DELETE while the data streams in: the DELETE wins (204), the upload gets 410, and the
+/// bucket keeps nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_s3_delete_during_upload() {
+    let s3 = services::s3();
+    let (srv, _bucket, store) = s3_server(Backend::Postgres, &s3.endpoint, |_| {}).await;
+    let id = create_image(&srv.v2, "raced").await;
+    let (tx, put) = start_fed_upload(&srv.v2, &id);
+    let data = pattern(12 * MIB, 8);
+    let chunks: Vec<Bytes> = data.chunks(MIB).map(Bytes::copy_from_slice).collect();
+    for c in &chunks[..9] {
+        tx.send(Ok(c.clone())).await.expect("feed");
+    }
+    wait_for_status(&srv.v2, &id, "saving", Duration::from_secs(30)).await;
+    let r = http()
+        .delete(format!("{}/v2/images/{id}", srv.v2))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+    for c in &chunks[9..] {
+        if tx.send(Ok(c.clone())).await.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let r = tokio::time::timeout(Duration::from_secs(120), put)
+        .await
+        .expect("the upload is answered")
+        .expect("task")
+        .expect("an answer");
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    assert_eq!(status, 410, "{text}");
+    let r = http()
+        .get(format!("{}/v2/images/{id}", srv.v2))
+        .send()
+        .await
+        .expect("show");
+    assert_eq!(r.status(), 404, "the image stays deleted");
+    assert_eq!(
+        objects(&store, "").await,
+        vec![],
+        "nothing of the upload is kept"
+    );
+}
+
+/// An upload that takes several times the stale time, sending all along, is alive: the upkeep
+/// (every stale_after/2) leaves it alone thanks to its heartbeat, and it completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_s3_slow_upload_outlives_the_stale_time() {
+    let s3 = services::s3();
+    let (srv, _bucket, store) = s3_server(Backend::Sqlite, &s3.endpoint, |c| {
+        c.upload_stale_after = Duration::from_secs(2);
+    })
+    .await;
+    let id = create_image(&srv.v2, "slow").await;
+    let (tx, put) = start_fed_upload(&srv.v2, &id);
+    let data = pattern(9 * MIB + 1, 10);
+    let piece = data.len() / 30 + 1;
+    let started = Instant::now();
+    for c in data.chunks(piece) {
+        tx.send(Ok(Bytes::copy_from_slice(c))).await.expect("feed");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let image = show(&srv.v2, &id).await;
+        assert_eq!(
+            image["status"], "saving",
+            "a live upload was given up: {image}"
+        );
+    }
+    drop(tx);
+    assert!(started.elapsed() > Duration::from_secs(4));
+    let r = put.await.expect("task").expect("an answer");
+    let status = r.status().as_u16();
+    assert_eq!(status, 204, "{}", r.text().await.unwrap_or_default());
+    assert_holds(&srv.v2, &id, &data).await;
+    assert_eq!(objects(&store, "images").await.len(), 1);
+}
+
+/// `glimpse store scrub` on an S3 store, with the S3 flags: objects of deleted images and
+/// objects not named after an image are orphans (removed with `--delete`); an image whose
+/// object went away is reported missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_s3_store_scrub() {
+    let s3 = services::s3();
+    let (srv, bucket, store) = s3_server(Backend::Sqlite, &s3.endpoint, |_| {}).await;
+    let data = pattern(MIB, 13);
+    let kept = create_image(&srv.v2, "kept").await;
+    let deleted = create_image(&srv.v2, "deleted").await;
+    let lost = create_image(&srv.v2, "lost").await;
+    for id in [&kept, &deleted, &lost] {
+        assert_eq!(upload(&srv.v2, id, &data, Sent::Length).await.0, 204);
+    }
+    let r = http()
+        .delete(format!("{}/v2/images/{deleted}", srv.v2))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+    // The deleted image's object back (as if its removal had failed), a stray object, and the
+    // lost image's object gone.
+    let payload = object_store::PutPayload::from(data.clone());
+    store
+        .put(&Path::from(format!("images/{deleted}")), payload.clone())
+        .await
+        .expect("put");
+    store
+        .put(&Path::from("images/stray"), payload)
+        .await
+        .expect("put");
+    store
+        .delete(&Path::from(format!("images/{lost}")))
+        .await
+        .expect("delete");
+
+    let run = |delete: bool| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_glimpse"));
+        cmd.args(["store", "scrub", "--database", &srv.db.url])
+            .args(["--store", &format!("s3://{bucket}/images")])
+            .args(["--s3-endpoint", &s3.endpoint])
+            .args(["--s3-region", &s3.region])
+            .args(["--s3-access-key", &s3.access_key])
+            .args(["--s3-secret-key", &s3.secret_key])
+            .env_remove("GLIMPSE_CONFIG")
+            .env_remove("GLIMPSE_STORE")
+            .stdin(std::process::Stdio::null());
+        if delete {
+            cmd.arg("--delete");
+        }
+        async move {
+            let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+                .await
+                .expect("scrub finishes")
+                .expect("run glimpse store scrub");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "scrub: {}\n{text}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            text
+        }
+    };
+    let out = run(false).await;
+    let orphans: Vec<&str> = out.lines().filter(|l| l.starts_with("orphan")).collect();
+    assert_eq!(orphans.len(), 2, "{out}");
+    assert!(orphans.iter().any(|l| l.contains(&deleted)), "{out}");
+    assert!(orphans.iter().any(|l| l.contains("stray")), "{out}");
+    let missing: Vec<&str> = out.lines().filter(|l| l.starts_with("missing")).collect();
+    assert_eq!(missing.len(), 1, "{out}");
+    assert!(missing[0].contains(&lost), "{out}");
+    assert!(!out.contains(&kept), "{out}");
+    assert_eq!(
+        objects(&store, "images").await.len(),
+        3,
+        "a dry run removes nothing"
+    );
+
+    let out = run(true).await;
+    assert!(out.contains("2 orphaned objects removed"), "{out}");
+    assert_eq!(
+        objects(&store, "").await,
+        vec![(format!("images/{kept}"), data.len() as u64)]
+    );
+    assert_holds(&srv.v2, &kept, &data).await;
 }
