@@ -418,7 +418,7 @@ async fn data_memory_bound_of_large_transfers() {
             );
             len += n as u64;
             chunk = chunk.slice(n..);
-            if len % MIB as u64 == 0 {
+            if len.is_multiple_of(MIB as u64) {
                 expected = block(&base_down, len / MIB as u64);
             }
         }
