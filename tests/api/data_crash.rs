@@ -459,3 +459,69 @@ async fn data_memory_bound_of_large_transfers() {
         size
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The upkeep and live uploads
+
+/// An upload whose client pauses longer than the stale time (but less than the idle timeout)
+/// is alive: the upkeep must not give it up. Otherwise the image goes back to `queued` under
+/// a running upload, a second upload is let in, and the two end up overwriting (and, on the
+/// loser's cleanup, deleting) each other's data.
+async fn paused_upload_is_not_given_up(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| {
+        c.upload_stale_after = Duration::from_secs(2);
+    })
+    .await;
+    let id = create_image(&srv.v2, "paused").await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    let body =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let url = format!("{}/v2/images/{id}/file", srv.v2);
+    let first = tokio::spawn(async move {
+        http()
+            .put(url)
+            .header("content-type", "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+    });
+    let data = pattern(4 * MIB, 6);
+    tx.send(Ok(Bytes::copy_from_slice(&data[..MIB])))
+        .await
+        .expect("feed");
+    wait_for_status(&srv.v2, &id, "saving", Duration::from_secs(10)).await;
+    // Three stale times without a byte (the idle timeout is 30 s).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let image = show(&srv.v2, &id).await;
+    assert_eq!(
+        image["status"], "saving",
+        "a live (paused) upload was given up: {image}"
+    );
+    // So a second upload is refused...
+    let other = pattern(MIB, 7);
+    let (status, text) = upload(&srv.v2, &id, &other, Sent::Length).await;
+    assert_eq!(status, 409, "a second upload was let in: {text}");
+    // ...and the first one completes with its data.
+    tx.send(Ok(Bytes::copy_from_slice(&data[MIB..])))
+        .await
+        .expect("feed");
+    drop(tx);
+    let r = first.await.expect("task").expect("an answer");
+    let status = r.status().as_u16();
+    assert_eq!(status, 204, "{}", r.text().await.unwrap_or_default());
+    assert_holds(&srv.v2, &id, &data).await;
+}
+
+mod data_crash_paused_upload_is_not_given_up {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        paused_upload_is_not_given_up(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        paused_upload_is_not_given_up(Backend::Postgres).await
+    }
+}
