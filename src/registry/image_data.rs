@@ -15,7 +15,7 @@ use crate::store::digest::{DataDigest, Expected, MULTIHASH_ALGO};
 use crate::store::{ByteStream, DataStore, Upload, verify};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Where image data goes, and the limits of uploads.
@@ -163,61 +163,40 @@ impl<S: Catalog> Registry<S> {
         }
     }
 
-    /// Streams `body` into `upload` and commits it; hashes what passed.
+    /// Streams `body` into `upload` and commits it; hashes what passed. The heartbeat runs on
+    /// its own timer beside the stream, so an upload stays alive while its client pauses or
+    /// the store is slow to take a part: were it to beat only when bytes arrive, the upkeep
+    /// would return a live upload's image to `queued`, let a second upload in, and the two
+    /// would overwrite (and the loser's cleanup delete) each other's data.
     async fn stream_to<B>(
         &self,
         id: &ImageId,
         mut upload: Upload,
         declared: Option<u64>,
-        mut body: B,
+        body: B,
         cancel: CancellationToken,
     ) -> Result<crate::store::digest::Hashes>
     where
         B: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
-        let cap = self.data().size_cap;
-        let idle = self.data().idle_timeout;
         let beat_every = self.data().stale_after / 4;
         let mut digest = DataDigest::default();
-        let mut last_beat = Instant::now();
-        let failed: Option<Error> = loop {
-            let next = tokio::select! {
-                _ = cancel.cancelled() => break Some(client_gone()),
-                next = tokio::time::timeout(idle, body.next()) => next,
+        let failed: Option<Error> = {
+            let pump = self.pump(&mut upload, &mut digest, declared, body, &cancel);
+            let beats = async {
+                let mut tick = tokio::time::interval(beat_every.max(Duration::from_millis(10)));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = self.heartbeat(id).await {
+                        return e;
+                    }
+                }
             };
-            let chunk = match next {
-                Err(_) => {
-                    break Some(Error::bad_request(format!(
-                        "No image data arrived for {} s; the upload is given up",
-                        idle.as_secs()
-                    )));
-                }
-                Ok(None) => break None,
-                Ok(Some(Err(e))) => {
-                    break Some(Error::bad_request(format!(
-                        "The image data could not be read: {e}"
-                    )));
-                }
-                Ok(Some(Ok(chunk))) => chunk,
-            };
-            let total = digest.len() + chunk.len() as u64;
-            if total > cap {
-                break Some(too_large(cap));
-            }
-            if let Some(n) = declared
-                && total > n
-            {
-                break Some(size_mismatch(n, total));
-            }
-            digest.update(&chunk);
-            if let Err(e) = upload.write(chunk).await {
-                break Some(e);
-            }
-            if last_beat.elapsed() >= beat_every {
-                if let Err(e) = self.heartbeat(id).await {
-                    break Some(e);
-                }
-                last_beat = Instant::now();
+            tokio::select! {
+                failed = pump => failed,
+                e = beats => Some(e),
             }
         };
         if let Some(e) = failed {
@@ -236,6 +215,56 @@ impl<S: Catalog> Registry<S> {
         }
         upload.commit().await?;
         Ok(digest.finish())
+    }
+
+    /// Moves `body` into `upload`, hashing it, until the body ends (`None`) or fails.
+    async fn pump<B>(
+        &self,
+        upload: &mut Upload,
+        digest: &mut DataDigest,
+        declared: Option<u64>,
+        mut body: B,
+        cancel: &CancellationToken,
+    ) -> Option<Error>
+    where
+        B: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
+    {
+        let cap = self.data().size_cap;
+        let idle = self.data().idle_timeout;
+        loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => return Some(client_gone()),
+                next = tokio::time::timeout(idle, body.next()) => next,
+            };
+            let chunk = match next {
+                Err(_) => {
+                    return Some(Error::bad_request(format!(
+                        "No image data arrived for {} s; the upload is given up",
+                        idle.as_secs()
+                    )));
+                }
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => {
+                    return Some(Error::bad_request(format!(
+                        "The image data could not be read: {e}"
+                    )));
+                }
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            let total = digest.len() + chunk.len() as u64;
+            if total > cap {
+                return Some(too_large(cap));
+            }
+            if let Some(n) = declared
+                && total > n
+            {
+                return Some(size_mismatch(n, total));
+            }
+            digest.update(&chunk);
+            if let Err(e) = upload.write(chunk).await {
+                return Some(e);
+            }
+        }
     }
 
     /// Shows that the upload of `id` is alive; fails if the image was deleted meanwhile.

@@ -22,9 +22,11 @@ pub struct FileUpload {
     dir: PathBuf,
 }
 
-/// Keys are image ids; anything else could escape the directory.
+/// Keys are image ids, or the temporary files of uploads (`.partial-<id>-<nonce>`, which
+/// `store scrub --delete` removes); anything else could escape the directory.
 fn valid_key(key: &str) -> bool {
-    !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+    let name = key.strip_prefix(PARTIAL).unwrap_or(key);
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
 impl FileStore {
@@ -153,5 +155,21 @@ impl FileUpload {
     pub async fn abort(self) {
         drop(self.file);
         let _ = tokio::fs::remove_file(&self.tmp).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_image_ids_or_partial_files() {
+        assert!(valid_key("9640a98f-efe2-46d0-9be4-7fff3827ede5"));
+        assert!(valid_key(
+            ".partial-9640a98f-efe2-46d0-9be4-7fff3827ede5-671b21153a1f418f904e03e6a6314da3"
+        ));
+        for bad in ["", ".partial-", "../etc", ".partial-../x", "a/b", ".hidden"] {
+            assert!(!valid_key(bad), "{bad:?}");
+        }
     }
 }

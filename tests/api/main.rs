@@ -1,6 +1,9 @@
 //! Integration tests over real HTTP, each story run against SQLite, PostgreSQL and MariaDB.
 
 mod crash;
+mod data_clients;
+mod data_crash;
+mod data_s3;
 mod faults;
 mod keystone;
 mod nginx;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::signer::Signer;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -210,4 +212,44 @@ impl Drop for S3Instance {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A client of the bucket `bucket` on `endpoint`, with the test server's keys.
+pub fn client(endpoint: &str, bucket: &str) -> AmazonS3 {
+    let s3 = s3();
+    AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_region(&s3.region)
+        .with_access_key_id(&s3.access_key)
+        .with_secret_access_key(&s3.secret_key)
+        .with_bucket_name(bucket)
+        .build()
+        .expect("S3 client")
+}
+
+/// Creates a fresh bucket with a signed `PUT /<bucket>/` (object_store has no bucket API).
+pub async fn create_bucket(endpoint: &str) -> (String, AmazonS3) {
+    let bucket = format!("glimpse-t-{}", uuid::Uuid::new_v4().simple());
+    let store = client(endpoint, &bucket);
+    let url = store
+        .signed_url(
+            reqwest::Method::PUT,
+            &object_store::path::Path::from(""),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("signed URL");
+    let r = reqwest::Client::new()
+        .put(url)
+        .send()
+        .await
+        .expect("create bucket");
+    let status = r.status();
+    assert!(
+        status.is_success(),
+        "CreateBucket {bucket}: {status} {}",
+        r.text().await.unwrap_or_default()
+    );
+    (bucket, store)
 }

@@ -2,52 +2,11 @@
 //! (buckets, objects, multipart uploads, a private instance that stops and comes back), nginx,
 //! and the OpenStack clients.
 
-use crate::services::{self, S3Instance};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use crate::services::{self, S3Instance, create_bucket};
+use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
-use object_store::signer::Signer;
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use std::time::Duration;
-
-/// A client of the bucket `bucket` on `endpoint`, with the test server's keys.
-fn client(endpoint: &str, bucket: &str) -> AmazonS3 {
-    let s3 = services::s3();
-    AmazonS3Builder::new()
-        .with_endpoint(endpoint)
-        .with_allow_http(true)
-        .with_region(&s3.region)
-        .with_access_key_id(&s3.access_key)
-        .with_secret_access_key(&s3.secret_key)
-        .with_bucket_name(bucket)
-        .build()
-        .expect("S3 client")
-}
-
-/// Creates a fresh bucket with a signed `PUT /<bucket>/` (object_store has no bucket API).
-async fn create_bucket(endpoint: &str) -> (String, AmazonS3) {
-    let bucket = format!("glimpse-t-{}", uuid::Uuid::new_v4().simple());
-    let store = client(endpoint, &bucket);
-    let url = store
-        .signed_url(
-            reqwest::Method::PUT,
-            &Path::from(""),
-            Duration::from_secs(60),
-        )
-        .await
-        .expect("signed URL");
-    let r = reqwest::Client::new()
-        .put(url)
-        .send()
-        .await
-        .expect("create bucket");
-    let status = r.status();
-    assert!(
-        status.is_success(),
-        "CreateBucket {bucket}: {status} {}",
-        r.text().await.unwrap_or_default()
-    );
-    (bucket, store)
-}
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
