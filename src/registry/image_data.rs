@@ -7,6 +7,7 @@
 
 use super::Registry;
 use crate::domain::byte_range::{ByteRange, RangeRequest};
+use crate::domain::precondition::Precondition;
 use crate::domain::query::Visibility;
 use crate::domain::{Caller, Image, ImageId, Status, Timestamp, policy};
 use crate::error::{Error, Result};
@@ -66,12 +67,14 @@ impl<S: Catalog> Registry<S> {
     /// Stores the bytes of `body` as the data of image `id`: checks, `queued→saving`, the
     /// stream to the store with its hashes, then `saving→active` with size and hashes. On any
     /// failure nothing stays in the store and the image is `queued` again (or stays deleted,
-    /// if it was deleted meanwhile: 410). `declared` is the size the client announced (0 or
-    /// none: unknown). `cancel` fires when the client is gone.
+    /// if it was deleted meanwhile: 410). `pre` is the request's `If-Match` (412 before any
+    /// byte is stored); `declared` is the size the client announced (0 or none: unknown).
+    /// `cancel` fires when the client is gone.
     pub async fn upload<B>(
         &self,
         caller: &Caller,
         id: &ImageId,
+        pre: &Precondition,
         declared: Option<u64>,
         body: B,
         cancel: CancellationToken,
@@ -88,6 +91,7 @@ impl<S: Catalog> Registry<S> {
                     return Err(Error::image_not_found());
                 }
                 policy::check_modify(current, caller)?;
+                pre.check(current)?;
                 if current.status != Status::Queued {
                     return Err(Error::Conflict(format!(
                         "Image status transition from {} to saving is not allowed",

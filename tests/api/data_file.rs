@@ -573,3 +573,58 @@ mod size_cap {
         assert_eq!(show(&srv, &id).await["size"], 10_000);
     }
 }
+
+/// `If-Match` on an upload: a stale entity tag is 412 before any byte is stored.
+mod conditional_upload {
+    use super::*;
+    use crate::support::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stale_if_match_is_412_and_stores_nothing() {
+        let srv = TestServer::start(Backend::Sqlite).await;
+        let id = raw_image(&srv, &owner()).await;
+        let current = call(
+            &srv,
+            Method::GET,
+            &format!("/v2/images/{id}"),
+            &owner(),
+            &[],
+            None,
+        )
+        .await
+        .expect(200)
+        .header("etag")
+        .expect("etag");
+        let data = pattern(5000, 8);
+        let put = |etag: String| {
+            let data = data.clone();
+            let srv = &srv;
+            let id = id.clone();
+            async move {
+                call(
+                    srv,
+                    Method::PUT,
+                    &format!("/v2/images/{id}/file"),
+                    &owner(),
+                    &[
+                        ("content-type", "application/octet-stream"),
+                        ("if-match", &etag),
+                    ],
+                    Some(data.into()),
+                )
+                .await
+            }
+        };
+        let stale = format!("\"{}-999\"", id.replace('-', ""));
+        let r = put(stale).await;
+        assert_eq!(r.status, 412, "{}", String::from_utf8_lossy(&r.body));
+        assert_queued(&srv, &id).await;
+        assert!(stored_files(&srv).is_empty());
+        put(current).await.expect(204);
+        assert_eq!(show(&srv, &id).await["status"], "active");
+        assert_eq!(
+            download(&srv, &owner(), &id, None).await.expect(200).body,
+            data
+        );
+    }
+}

@@ -283,6 +283,7 @@ pub async fn upload<S: crate::storage::Catalog>(
         .into());
     }
     let id = image_id(&id)?;
+    let pre = if_match(&headers)?;
     let declared = declared_size(&headers)?;
     let cancel = CancellationToken::new();
     let _cancel_on_drop = cancel.clone().drop_guard();
@@ -291,7 +292,7 @@ pub async fn upload<S: crate::storage::Catalog>(
         .map(|chunk| chunk.map_err(std::io::Error::other));
     let task = tokio::spawn(async move {
         app.registry
-            .upload(&caller, &id, declared, stream, cancel)
+            .upload(&caller, &id, &pre, declared, stream, cancel)
             .await
     });
     match task.await {
