@@ -53,13 +53,16 @@ fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The merged settings of `args` and the configuration they make (exit status 2 if invalid).
+fn validated(args: &glimpse::cli::ConfigArgs) -> Result<(Settings, ServerConfig), String> {
+    let settings = args.resolve()?;
+    let config = ServerConfig::from_settings(&settings, &args.sources)?;
+    Ok((settings, config))
+}
+
 async fn serve(args: glimpse::cli::ConfigArgs) -> ExitCode {
-    let settings = match args.resolve() {
-        Ok(s) => s,
-        Err(e) => return fail(e, 2),
-    };
-    let config = match ServerConfig::from_settings(&settings, &args.sources) {
-        Ok(c) => c,
+    let (settings, config) = match validated(&args) {
+        Ok(v) => v,
         Err(e) => return fail(e, 2),
     };
     init_logging(&settings);
@@ -90,12 +93,8 @@ async fn store(command: StoreCommand) -> ExitCode {
         config: args,
         delete,
     } = command;
-    let settings = match args.resolve() {
-        Ok(s) => s,
-        Err(e) => return fail(e, 2),
-    };
-    let config = match ServerConfig::from_settings(&settings, &args.sources) {
-        Ok(c) => c,
+    let (_, config) = match validated(&args) {
+        Ok(v) => v,
         Err(e) => return fail(e, 2),
     };
     let catalog = match SqlStore::connect(&config.database_url, &config.pool).await {
@@ -145,12 +144,8 @@ async fn store(command: StoreCommand) -> ExitCode {
 
 async fn db(command: DbCommand) -> ExitCode {
     let args = command.config().clone();
-    let settings = match args.resolve() {
-        Ok(s) => s,
-        Err(e) => return fail(e, 2),
-    };
-    let config = match ServerConfig::from_settings(&settings, &args.sources) {
-        Ok(c) => c,
+    let (_, config) = match validated(&args) {
+        Ok(v) => v,
         Err(e) => return fail(e, 2),
     };
     let store = match SqlStore::connect(&config.database_url, &config.pool).await {

@@ -127,15 +127,7 @@ impl<S: Catalog> Registry<S> {
         let done = self
             .store
             .update_image(id, &everything(), |current| {
-                if current.deleted {
-                    return Err(deleted_meanwhile());
-                }
-                if current.status != Status::Saving {
-                    return Err(Error::Conflict(format!(
-                        "The upload was given up meanwhile (the image is {})",
-                        current.status
-                    )));
-                }
+                still_saving(current)?;
                 let mut next = current.clone();
                 next.status = Status::Active;
                 next.size = Some(hashes.len as i64);
@@ -276,15 +268,7 @@ impl<S: Catalog> Registry<S> {
         let result = self
             .store
             .update_image(id, &everything(), |current| {
-                if current.deleted {
-                    return Err(deleted_meanwhile());
-                }
-                if current.status != Status::Saving {
-                    return Err(Error::Conflict(format!(
-                        "The upload was given up meanwhile (the image is {})",
-                        current.status
-                    )));
-                }
+                still_saving(current)?;
                 let mut next = current.clone();
                 next.updated_at = Timestamp::now();
                 next.version += 1;
@@ -424,6 +408,20 @@ impl<S: Catalog> Registry<S> {
         }
         Ok(count)
     }
+}
+
+/// An upload may go on only while its image is live and `saving`.
+fn still_saving(current: &Image) -> Result<()> {
+    if current.deleted {
+        return Err(deleted_meanwhile());
+    }
+    if current.status != Status::Saving {
+        return Err(Error::Conflict(format!(
+            "The upload was given up meanwhile (the image is {})",
+            current.status
+        )));
+    }
+    Ok(())
 }
 
 /// The image after a failed upload.
