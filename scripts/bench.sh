@@ -78,7 +78,8 @@ case "$backend" in
     ;;
 esac
 
-"$bin/glimpse" serve --database "$url" --bind "127.0.0.1:$PORT" --images-bind "127.0.0.1:${IMAGES_PORT:-0}" --log-level warn &
+"$bin/glimpse" serve --database "$url" --bind "127.0.0.1:$PORT" --images-bind "127.0.0.1:${IMAGES_PORT:-0}" \
+  --store "file:$WORK/images" --log-level warn &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
