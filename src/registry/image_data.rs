@@ -48,10 +48,6 @@ pub enum ImageData {
 /// Images the upkeep looks at per pass.
 const STALE_BATCH: u64 = 100;
 
-fn everything() -> Visibility {
-    Visibility::Everything
-}
-
 /// The image has stored data of ours: uploaded, and not since deleted.
 fn has_data(image: &Image) -> bool {
     matches!(image.status, Status::Active | Status::Deactivated)
@@ -60,10 +56,6 @@ fn has_data(image: &Image) -> bool {
 }
 
 impl<S: Catalog> Registry<S> {
-    fn data(&self) -> &DataSettings {
-        &self.data
-    }
-
     /// Stores the bytes of `body` as the data of image `id`: checks, `queued→saving`, the
     /// stream to the store with its hashes, then `saving→active` with size and hashes. On any
     /// failure nothing stays in the store and the image is `queued` again (or stays deleted,
@@ -83,7 +75,7 @@ impl<S: Catalog> Registry<S> {
         B: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
         let declared = declared.filter(|n| *n > 0);
-        let cap = self.data().size_cap;
+        let cap = self.data.size_cap;
         let start = Timestamp::now();
         self.store
             .update_image(id, &Visibility::for_reading_v2(caller), |current| {
@@ -115,7 +107,7 @@ impl<S: Catalog> Registry<S> {
                 Ok(next)
             })
             .await?;
-        let upload = match self.data().store.begin(id.as_str()).await {
+        let upload = match self.data.store.begin(id.as_str()).await {
             Ok(u) => u,
             Err(e) => return Err(self.give_up(id, e).await),
         };
@@ -123,10 +115,10 @@ impl<S: Catalog> Registry<S> {
             Ok(h) => h,
             Err(e) => return Err(self.give_up(id, e).await),
         };
-        let location = self.data().store.location(id.as_str());
+        let location = self.data.store.location(id.as_str());
         let done = self
             .store
-            .update_image(id, &everything(), |current| {
+            .update_image(id, &Visibility::Everything, |current| {
                 still_saving(current)?;
                 let mut next = current.clone();
                 next.status = Status::Active;
@@ -175,7 +167,7 @@ impl<S: Catalog> Registry<S> {
     where
         B: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
-        let beat_every = self.data().stale_after / 4;
+        let beat_every = self.data.stale_after / 4;
         let mut digest = DataDigest::default();
         let failed: Option<Error> = {
             let pump = self.pump(&mut upload, &mut digest, declared, body, &cancel);
@@ -225,8 +217,8 @@ impl<S: Catalog> Registry<S> {
     where
         B: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
-        let cap = self.data().size_cap;
-        let idle = self.data().idle_timeout;
+        let cap = self.data.size_cap;
+        let idle = self.data.idle_timeout;
         loop {
             let next = tokio::select! {
                 _ = cancel.cancelled() => return Some(client_gone()),
@@ -267,7 +259,7 @@ impl<S: Catalog> Registry<S> {
     async fn heartbeat(&self, id: &ImageId) -> Result<()> {
         let result = self
             .store
-            .update_image(id, &everything(), |current| {
+            .update_image(id, &Visibility::Everything, |current| {
                 still_saving(current)?;
                 let mut next = current.clone();
                 next.updated_at = Timestamp::now();
@@ -288,7 +280,7 @@ impl<S: Catalog> Registry<S> {
         crate::metrics::record_transfer("upload", "failed", 0);
         let requeued = self
             .store
-            .update_image(id, &everything(), |current| {
+            .update_image(id, &Visibility::Everything, |current| {
                 if current.deleted {
                     return Err(deleted_meanwhile());
                 }
@@ -335,7 +327,7 @@ impl<S: Catalog> Registry<S> {
             Some(r) => (r.start, Some(r.len())),
             None => (0, None),
         };
-        let store = &self.data().store;
+        let store = &self.data.store;
         let Some(stream) = store.read(id.as_str(), start, len).await? else {
             if image.location.as_deref() == Some(store.location(id.as_str()).as_str()) {
                 tracing::error!(image = %id, "the image is {} but its data is missing from the store", image.status);
@@ -370,14 +362,14 @@ impl<S: Catalog> Registry<S> {
     /// Removes the stored data of a deleted image, if it had some of ours. A failure leaves
     /// an orphan that `store scrub` finds; the image stays deleted either way.
     pub(super) async fn remove_data(&self, image: &Image) {
-        let store = &self.data().store;
+        let store = &self.data.store;
         if image.location.as_deref() == Some(store.location(image.id.as_str()).as_str()) {
             self.remove_object(&image.id).await;
         }
     }
 
     async fn remove_object(&self, id: &ImageId) {
-        if let Err(e) = self.data().store.delete(id.as_str()).await {
+        if let Err(e) = self.data.store.delete(id.as_str()).await {
             tracing::warn!(image = %id, error = %e, "cannot remove image data; `glimpse store scrub` will find it");
         }
     }
@@ -385,13 +377,13 @@ impl<S: Catalog> Registry<S> {
     /// Returns to `queued` the images whose upload stopped showing signs of life; the number
     /// returned. Runs at start and periodically on every instance.
     pub async fn requeue_stale_uploads(&self) -> Result<u64> {
-        let stale_after = self.data().stale_after;
+        let stale_after = self.data.stale_after;
         let cutoff = Timestamp::now().plus_seconds(-(stale_after.as_secs() as i64).max(1));
         let mut count = 0;
         for id in self.store.stale_uploads(cutoff, STALE_BATCH).await? {
             let result = self
                 .store
-                .update_image(&id, &everything(), |current| {
+                .update_image(&id, &Visibility::Everything, |current| {
                     if current.deleted
                         || current.status != Status::Saving
                         || current.updated_at >= cutoff
