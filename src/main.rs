@@ -71,12 +71,15 @@ async fn serve(args: glimpse::cli::ConfigArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e, 1),
     };
-    match server.local_addr() {
-        Ok(addr) => tracing::info!(
+    match server.registry_addr() {
+        Some(addr) => tracing::info!(
             "glimpse listening on http://{addr} with database {db} (auth: {})",
             server.auth_mode()
         ),
-        Err(e) => tracing::warn!("listening (address unknown: {e}) with database {db}"),
+        None => tracing::info!(
+            "glimpse serving database {db} without the registry API (auth: {})",
+            server.auth_mode()
+        ),
     }
     if let Some(addr) = server.images_addr() {
         tracing::info!("glimpse images API (v2) listening on http://{addr}");

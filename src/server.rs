@@ -24,7 +24,8 @@ const ANALYZE_EVERY: Duration = Duration::from_secs(300);
 
 /// A server bound to its port(s), ready to run.
 pub struct Server {
-    listener: TcpListener,
+    /// The v1 registry API's listener, if it is served.
+    listener: Option<TcpListener>,
     /// The v2 images API's listener, when it is served.
     images_listener: Option<TcpListener>,
     images_app: axum::Router,
@@ -48,9 +49,14 @@ impl Server {
             .migrate()
             .await
             .map_err(|e| format!("cannot migrate database {db}: {e}"))?;
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let listener = match config.bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         let images_listener = match config.images_bind {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -67,7 +73,7 @@ impl Server {
             ),
             None => None,
         };
-        if auth.mode_name() == "noauth" && !config.bind.ip().is_loopback() {
+        if auth.mode_name() == "noauth" && config.listeners().any(|a| !a.ip().is_loopback()) {
             tracing::warn!(
                 "every request is served as admin on a non-loopback address (--auth noauth)"
             );
@@ -108,8 +114,17 @@ impl Server {
         self.auth_mode
     }
 
+    /// Where the v1 registry API listens (an error when it is not served).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.listener {
+            Some(l) => l.local_addr(),
+            None => Err(std::io::Error::other("the registry API is not served")),
+        }
+    }
+
+    /// Where the v1 registry API listens, if it is served.
+    pub fn registry_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Where the v2 images API listens, if it is served.
@@ -189,17 +204,21 @@ impl Server {
                 conn,
             ))
         });
-        let registry = tokio::spawn(accept_loop(
-            listener,
-            app,
-            slots,
-            graceful.clone(),
-            stop_rx,
-            conn,
-        ));
+        let registry = listener.map(|l| {
+            tokio::spawn(accept_loop(
+                l,
+                app.clone(),
+                slots.clone(),
+                graceful.clone(),
+                stop_rx.clone(),
+                conn,
+            ))
+        });
         shutdown.await;
         let _ = stop_tx.send(true);
-        let _ = registry.await;
+        if let Some(registry) = registry {
+            let _ = registry.await;
+        }
         if let Some(images) = images {
             let _ = images.await;
         }

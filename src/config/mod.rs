@@ -65,9 +65,15 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Address and port to listen on [default: 127.0.0.1:9191, the registry's traditional port].
-    #[arg(long, env = "GLIMPSE_BIND")]
+    /// Address and port of the v1 registry API [default: 127.0.0.1:9191, the registry's
+    /// traditional port].
+    #[arg(long, visible_alias = "registry-bind", env = "GLIMPSE_BIND")]
+    #[serde(alias = "registry_bind")]
     pub bind: Option<SocketAddr>,
+
+    /// Serve the v1 registry API; false serves only the v2 images API [default: true].
+    #[arg(long, env = "GLIMPSE_REGISTRY_API")]
+    pub registry_api: Option<bool>,
 
     /// Address and port of the Glance v2 images API [default: 127.0.0.1:9292, Glance's API
     /// port].
@@ -286,6 +292,7 @@ impl Settings {
             hi,
             lo,
             bind,
+            registry_api,
             images_bind,
             images_api,
             public_endpoint,
@@ -342,6 +349,7 @@ impl Settings {
         let formats = Formats::default();
         Settings {
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 9191))),
+            registry_api: Some(true),
             images_bind: Some(SocketAddr::from(([127, 0, 0, 1], 9292))),
             images_api: Some(true),
             public_endpoint: None,
@@ -502,7 +510,8 @@ fn store_config(s: &Settings, database_url: &str) -> Result<StoreConfig, String>
 /// Everything `glimpse serve` needs, validated.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub bind: SocketAddr,
+    /// The v1 registry API's listener, if it is served.
+    pub bind: Option<SocketAddr>,
     /// The v2 images API's listener, if it is served.
     pub images_bind: Option<SocketAddr>,
     /// The base of absolute links in version documents; the request's host when unset.
@@ -560,6 +569,13 @@ impl ServerConfig {
         }
         let images_api: bool = get!(images_api);
         let images_bind: SocketAddr = get!(images_bind);
+        let registry_api: bool = get!(registry_api);
+        if !registry_api && !images_api {
+            return Err(format!(
+                "invalid settings registry_api = false and images_api = false (from {from}): \
+                 nothing would be served; keep at least one API on"
+            ));
+        }
         let api_limit_max: u64 = get!(api_limit_max);
         let limit_default: u64 = get!(limit_param_default);
         if api_limit_max == 0 {
@@ -611,7 +627,7 @@ impl ServerConfig {
             store,
             image_size_cap: get!(image_size_cap),
             upload_stale_after: seconds("upload_stale_after", get!(upload_stale_after), &from)?,
-            bind: get!(bind),
+            bind: registry_api.then_some(get!(bind)),
             images_bind: images_api.then_some(images_bind),
             public_endpoint: s
                 .public_endpoint
@@ -670,11 +686,16 @@ impl ServerConfig {
         })
     }
 
+    /// The addresses glimpse listens on for its APIs.
+    pub fn listeners(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.bind.into_iter().chain(self.images_bind)
+    }
+
     /// The auth mode to run with, resolved against the bind address: without an explicit
     /// mode, a non-loopback bind is refused (anyone could claim to be admin there).
     pub fn auth_config(&self) -> Result<AuthConfig, String> {
-        let public = !self.bind.ip().is_loopback()
-            || self.images_bind.is_some_and(|a| !a.ip().is_loopback());
+        let public = self.listeners().any(|a| !a.ip().is_loopback());
+        let first = self.listeners().find(|a| !a.ip().is_loopback());
         let (mode, noauth_allowed_publicly) = match (self.auth, self.noauth) {
             (Some(AuthMode::Keystone), _) => {
                 (Mode::Keystone(Box::new(self.keystone_settings()?)), false)
@@ -691,7 +712,7 @@ impl ServerConfig {
                      with Keystone), --auth trusted-proxy (believe identity headers from \
                      --trusted-proxies only; the old --noauth deny), or --auth noauth with \
                      --noauth-on-public-bind true (everyone is admin)",
-                    self.bind
+                    first.map_or_else(String::new, |a| a.to_string())
                 ));
             }
             (None, NoAuth::Auto) => (Mode::Loopback, false),
@@ -700,7 +721,7 @@ impl ServerConfig {
             return Err(format!(
                 "refusing to start: --auth noauth makes every request an admin, and {} is not a \
                  loopback address; allow it explicitly with --noauth-on-public-bind true",
-                self.bind
+                first.map_or_else(String::new, |a| a.to_string())
             ));
         }
         Ok(AuthConfig {

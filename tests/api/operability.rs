@@ -282,3 +282,74 @@ async fn metrics_can_be_turned_off_or_moved() {
             .contains("glimpse_db_pool_connections")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn either_api_can_be_turned_off_but_not_both() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let http = reqwest::Client::new();
+
+    let db = format!("sqlite://{}", dir.path().join("v2only.db").display());
+    let v2_only = Process::start(&db, &["--registry-api", "false"]);
+    assert!(v2_only.base.is_empty(), "no registry listener was reported");
+    assert!(
+        !v2_only
+            .log
+            .lock()
+            .expect("log")
+            .iter()
+            .any(|l| l.contains("listening on") && !l.contains("images API")),
+        "the registry API listened"
+    );
+    let created: serde_json::Value = http
+        .post(format!("{}/v2/images", v2_only.v2))
+        .json(&json!({"name": "only-v2", "disk_format": "raw", "container_format": "bare"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_str().expect("id");
+    let shown = http
+        .get(format!("{}/v2/images/{id}", v2_only.v2))
+        .send()
+        .await
+        .expect("show");
+    assert_eq!(shown.status(), 200);
+    let probe = http
+        .get(format!("{}/healthz", v2_only.v2))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(probe.status(), 200, "probes stay on the remaining listener");
+
+    let db = format!("sqlite://{}", dir.path().join("v1only.db").display());
+    let v1_only = Process::start(&db, &["--images-api", "false"]);
+    assert!(v1_only.v2.is_empty());
+    let r = http
+        .post(format!("{}/images", v1_only.base))
+        .json(&json!({"image": {"name": "only-v1", "disk_format": "raw", "container_format": "bare"}}))
+        .send()
+        .await
+        .expect("v1 create");
+    assert_eq!(r.status(), 200);
+
+    let db = format!("sqlite://{}", dir.path().join("none.db").display());
+    let (code, _, err) = glimpse(
+        &[
+            "serve",
+            "--database",
+            &db,
+            "--registry-api",
+            "false",
+            "--images-api",
+            "false",
+        ],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("registry_api") && err.contains("nothing would be served"),
+        "{err}"
+    );
+}

@@ -68,15 +68,18 @@ impl Process {
                 }
                 // The store line comes after the listening lines.
                 if !sent
-                    && let Some(r) = &registry
+                    && (registry.is_some() || images.is_some())
                     && line.contains("image data stored in")
                 {
-                    let _ = tx.send((r.clone(), images.clone().unwrap_or_default()));
+                    let _ = tx.send((
+                        registry.clone().unwrap_or_default(),
+                        images.clone().unwrap_or_default(),
+                    ));
                     sent = true;
                 }
             }
-            if !sent && let Some(r) = registry {
-                let _ = tx.send((r, images.unwrap_or_default()));
+            if !sent && (registry.is_some() || images.is_some()) {
+                let _ = tx.send((registry.unwrap_or_default(), images.unwrap_or_default()));
             }
         });
         let (addr, images) = rx
@@ -84,7 +87,11 @@ impl Process {
             .expect("glimpse did not report its address");
         Process {
             child,
-            base: format!("http://{addr}"),
+            base: if addr.is_empty() {
+                String::new()
+            } else {
+                format!("http://{addr}")
+            },
             v2: if images.is_empty() {
                 String::new()
             } else {
