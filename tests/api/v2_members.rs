@@ -328,19 +328,31 @@ async fn v2_concurrent_adds_respect_the_member_quota_mysql() {
 }
 
 /// Contract §7: a v1 update of a membership "revives a soft-deleted row, which keeps its old
-/// status". glimpse deletes membership rows outright (src/storage/sql/statements.rs
-/// `delete_members`), so a v1 add after a v2 delete makes a new, pending row.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "storage deletes member rows (src/storage/sql/statements.rs delete_members): a v1 re-add is pending, not the old status (contract §7)"]
-async fn v2_v1_readd_revives_the_old_member_status() {
-    let srv = TestServer::start(Backend::Sqlite).await;
+/// status"; §3.9: a v2 re-add reuses the row as pending with a new `created_at`. Meanwhile
+/// the removed member sees nothing of the image.
+async fn removed_members_revive_as_glance_revives_them(srv: TestServer) {
     let owner = v2::member(&srv, "t1");
     let t2 = v2::member(&srv, "t2");
-    let id = owner.create_id(json!({})).await;
+    let id = owner.create_id(json!({"visibility": "shared"})).await;
     owner.add_member(&id, "t2").await;
     t2.set_member_status(&id, "t2", "accepted").await;
+    let first = t2.get(&format!("/v2/images/{id}/members/t2")).await;
+    assert_eq!(first.status, 200, "{}", first.text);
     no_content(&owner.delete(&format!("/v2/images/{id}/members/t2")).await);
     assert_eq!(t2.list_ids("member_status=all").await, Vec::<String>::new());
+    assert_eq!(t2.get(&format!("/v2/images/{id}")).await.status, 404);
+    let r = owner.get(&format!("/v2/images/{id}/members")).await;
+    assert_eq!(r.json["members"], json!([]), "{}", r.text);
+    // Deleting it again: there is no live member to delete.
+    assert_eq!(
+        owner
+            .delete(&format!("/v2/images/{id}/members/t2"))
+            .await
+            .status,
+        404
+    );
+
+    // v1 names the member again: the old answer comes back.
     let r = srv
         .admin()
         .put(
@@ -352,4 +364,38 @@ async fn v2_v1_readd_revives_the_old_member_status() {
     let r = t2.get(&format!("/v2/images/{id}/members/t2")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["status"], "accepted");
+    assert_eq!(r.json["created_at"], first.json["created_at"]);
+    assert_eq!(t2.list_ids("").await, vec![id.clone()]);
+
+    // v2 removes and re-adds it: pending again, created now.
+    no_content(&owner.delete(&format!("/v2/images/{id}/members/t2")).await);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = owner
+        .post(
+            &format!("/v2/images/{id}/members"),
+            &json!({"member": "t2"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["status"], "pending");
+    let again = t2.get(&format!("/v2/images/{id}/members/t2")).await;
+    assert_eq!(again.json["status"], "pending", "{}", again.text);
+    assert_ne!(again.json["created_at"], first.json["created_at"]);
+    assert_eq!(t2.list_ids("").await, Vec::<String>::new());
+    assert_eq!(t2.list_ids("member_status=pending").await, vec![id]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_removed_members_revive_as_glance_revives_them_sqlite() {
+    removed_members_revive_as_glance_revives_them(TestServer::start(Backend::Sqlite).await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_removed_members_revive_as_glance_revives_them_postgres() {
+    removed_members_revive_as_glance_revives_them(TestServer::start(Backend::Postgres).await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_removed_members_revive_as_glance_revives_them_mysql() {
+    removed_members_revive_as_glance_revives_them(TestServer::start(Backend::Mysql).await).await
 }

@@ -24,7 +24,8 @@ fn member_of(project: &str, status: Option<MemberStatus>) -> Expr {
     sub.expr(Expr::cust("1"))
         .from(MEMBERS)
         .and_where(Expr::col((MEMBERS, IMAGE_ID)).equals((IMAGES, ID)))
-        .and_where(Expr::col((MEMBERS, MEMBER)).eq(project));
+        .and_where(Expr::col((MEMBERS, MEMBER)).eq(project))
+        .and_where(Expr::col((MEMBERS, DELETED)).eq(false));
     if let Some(st) = status {
         sub.and_where(Expr::col((MEMBERS, STATUS)).eq(st.as_str()));
     }

@@ -182,6 +182,7 @@ pub fn select_members(id: &ImageId, only_member: Option<&str>) -> SelectStatemen
     s.columns([MEMBER, CAN_SHARE, STATUS, CREATED_AT, UPDATED_AT])
         .from(MEMBERS)
         .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
+        .and_where(Expr::col(DELETED).eq(false))
         .order_by(MEMBER, sea_query::Order::Asc);
     if let Some(m) = only_member {
         s.and_where(Expr::col(MEMBER).eq(m));
@@ -189,17 +190,28 @@ pub fn select_members(id: &ImageId, only_member: Option<&str>) -> SelectStatemen
     s
 }
 
-pub fn delete_members(id: &ImageId, only_member: Option<&str>) -> DeleteStatement {
-    let mut d = Query::delete();
-    d.from_table(MEMBERS)
-        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()));
+/// Soft-deletes live memberships (all of an image, or one): the tombstone keeps the old
+/// status for a v1 revive (contract §7).
+pub fn delete_members(
+    b: Backend,
+    id: &ImageId,
+    only_member: Option<&str>,
+    now: Timestamp,
+) -> UpdateStatement {
+    let mut d = Query::update();
+    d.table(MEMBERS)
+        .value(DELETED, true)
+        .value(UPDATED_AT, b.ts(now))
+        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
+        .and_where(Expr::col(DELETED).eq(false));
     if let Some(m) = only_member {
         d.and_where(Expr::col(MEMBER).eq(m));
     }
     d
 }
 
-/// Adds a membership, or updates `can_share` of an existing one (when given).
+/// Adds a membership, or updates `can_share` of an existing one (when given); a tombstone
+/// comes back to life with its old status, as Glance's v1 registry revived it.
 pub fn upsert_member(
     b: Backend,
     id: &ImageId,
@@ -209,20 +221,45 @@ pub fn upsert_member(
 ) -> InsertStatement {
     let mut on_conflict = OnConflict::columns([IMAGE_ID, MEMBER]);
     match can_share {
-        Some(_) => on_conflict.update_columns([CAN_SHARE, UPDATED_AT]),
-        None => on_conflict.update_column(UPDATED_AT),
+        Some(_) => on_conflict.update_columns([CAN_SHARE, UPDATED_AT, DELETED]),
+        // A live membership keeps its flag; a tombstone starts over with false, as Glance's
+        // member update defaults it. (Before `deleted` is cleared: MySQL assigns in order.)
+        None => on_conflict
+            .value(
+                CAN_SHARE,
+                Expr::case(Expr::col((MEMBERS, DELETED)).eq(true), false)
+                    .finally(Expr::col((MEMBERS, CAN_SHARE))),
+            )
+            .update_columns([UPDATED_AT, DELETED]),
     };
     Query::insert()
         .into_table(MEMBERS)
-        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT])
+        .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT, DELETED])
         .values_panic([
             id.as_str().into(),
             member.into(),
             can_share.unwrap_or(false).into(),
             b.ts(now).into(),
             b.ts(now).into(),
+            false.into(),
         ])
         .on_conflict(on_conflict)
+        .to_owned()
+}
+
+/// A v2 re-add of a removed member reuses its tombstone: pending, `can_share` false,
+/// `created_at` now (contract §3.9). Changes no row when there is none.
+pub fn revive_member(b: Backend, id: &ImageId, member: &str, now: Timestamp) -> UpdateStatement {
+    Query::update()
+        .table(MEMBERS)
+        .value(DELETED, false)
+        .value(CAN_SHARE, false)
+        .value(STATUS, MemberStatus::Pending.as_str())
+        .value(CREATED_AT, b.ts(now))
+        .value(UPDATED_AT, b.ts(now))
+        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
+        .and_where(Expr::col(MEMBER).eq(member))
+        .and_where(Expr::col(DELETED).eq(true))
         .to_owned()
 }
 
@@ -256,6 +293,7 @@ pub fn update_member_status(
         .value(UPDATED_AT, b.ts(now))
         .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
         .and_where(Expr::col(MEMBER).eq(member))
+        .and_where(Expr::col(DELETED).eq(false))
         .to_owned()
 }
 
@@ -268,6 +306,7 @@ pub fn select_shared(member: &str, caller_owner: Option<&str>, is_admin: bool) -
         .from(MEMBERS)
         .inner_join(IMAGES, Expr::col((IMAGES, ID)).equals((MEMBERS, IMAGE_ID)))
         .and_where(Expr::col((MEMBERS, MEMBER)).eq(member))
+        .and_where(Expr::col((MEMBERS, DELETED)).eq(false))
         .and_where(Expr::col((IMAGES, DELETED)).eq(false))
         .order_by((MEMBERS, IMAGE_ID), sea_query::Order::Asc);
     if !is_admin {
@@ -310,6 +349,7 @@ pub fn select_members_of(ids: &[&str]) -> SelectStatement {
         .columns([IMAGE_ID, MEMBER, CAN_SHARE, CREATED_AT, UPDATED_AT, STATUS])
         .from(MEMBERS)
         .and_where(Expr::col(IMAGE_ID).is_in(ids.iter().copied()))
+        .and_where(Expr::col(DELETED).eq(false))
         .order_by(IMAGE_ID, sea_query::Order::Asc)
         .order_by(MEMBER, sea_query::Order::Asc)
         .to_owned()

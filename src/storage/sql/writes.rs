@@ -166,7 +166,8 @@ impl<E: Engine, F: Edit> WriteAttempt<E> for UpdateImage<'_, F> {
     }
 }
 
-/// Soft-deletes an image once `check` approves: the row stays, properties and memberships go.
+/// Soft-deletes an image once `check` approves: the row stays, properties and tags go, and
+/// its memberships become tombstones.
 pub struct DeleteImage<'a, F> {
     pub id: &'a ImageId,
     pub vis: &'a Visibility,
@@ -187,8 +188,8 @@ impl<E: Engine, F: Edit> WriteAttempt<E> for DeleteImage<'_, F> {
         tx.execute(E::render(&st::delete_properties(self.id)))
             .await?;
         tx.execute(E::render(&st::delete_tags(self.id))).await?;
-        tx.execute(E::render(&st::delete_members(self.id, None)))
-            .await?;
+        let members_gone = st::delete_members(E::BACKEND, self.id, None, Timestamp::now());
+        tx.execute(E::render(&members_gone)).await?;
         Ok(Done::Commit(next))
     }
 }
@@ -226,15 +227,12 @@ impl<E: Engine> WriteAttempt<E> for RemoveMember<'_> {
     type Out = bool;
 
     async fn run(&self, tx: &mut E::Session) -> Result<Done<bool>, Fail> {
+        let now = Timestamp::now();
         if self.touch {
-            tx.execute(E::render(&st::touch_image(
-                E::BACKEND,
-                self.id,
-                Timestamp::now(),
-            )))
-            .await?;
+            tx.execute(E::render(&st::touch_image(E::BACKEND, self.id, now)))
+                .await?;
         }
-        let gone = st::delete_members(self.id, Some(self.member));
+        let gone = st::delete_members(E::BACKEND, self.id, Some(self.member), now);
         if tx.execute(E::render(&gone)).await? == 0 {
             // Nothing changed: leave the version alone.
             return Ok(Done::Rollback(false));
@@ -263,7 +261,7 @@ impl<E: Engine> WriteAttempt<E> for ReplaceMembers<'_> {
         let members = resolve_grants(self.grants.to_vec(), &existing);
         for old in &existing {
             if !members.iter().any(|m| m.member_id == old.member_id) {
-                let gone = st::delete_members(self.id, Some(&old.member_id));
+                let gone = st::delete_members(E::BACKEND, self.id, Some(&old.member_id), now);
                 tx.execute(E::render(&gone)).await?;
             }
         }
@@ -312,8 +310,11 @@ impl<E: Engine> WriteAttempt<E> for AddMember<'_> {
             .into());
         }
         let now = Timestamp::now();
-        let insert = st::insert_member(E::BACKEND, self.id, self.member, now);
-        tx.execute(E::render(&insert)).await?;
+        let revive = st::revive_member(E::BACKEND, self.id, self.member, now);
+        if tx.execute(E::render(&revive)).await? == 0 {
+            let insert = st::insert_member(E::BACKEND, self.id, self.member, now);
+            tx.execute(E::render(&insert)).await?;
+        }
         Ok(Done::Commit(Membership {
             member_id: self.member.to_owned(),
             can_share: false,
