@@ -200,3 +200,9 @@ pub fn record_transfer(direction: &'static str, outcome: &'static str, bytes: u6
 pub fn record_data_fault(kind: &'static str) {
     metrics::counter!("glimpse_image_data_faults_total", "kind" => kind).increment(1);
 }
+
+/// One SQLite group commit and the writes it made durable: their ratio is the mean batch.
+pub fn record_group_commit(writes: usize) {
+    metrics::counter!("glimpse_sqlite_commits_total").increment(1);
+    metrics::counter!("glimpse_sqlite_committed_writes_total").increment(writes as u64);
+}

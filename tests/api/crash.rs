@@ -3,8 +3,9 @@
 //! nothing is half-written, and SQLite's integrity check passes. Graceful shutdown on SIGTERM
 //! finishes in-flight requests and exits 0.
 //!
-//! `GLIMPSE_CRASH_ROUNDS` sets the number of kills (default 20); `scripts/crash-test.sh` runs
-//! just this test with more.
+//! `GLIMPSE_CRASH_ROUNDS` sets the number of kills of each test (default 20 under a mixed
+//! load of 6 writers, 10 under 32 creating writers); `scripts/crash-test.sh` runs just these
+//! tests with more.
 
 use crate::process::Process;
 use serde_json::{Value, json};
@@ -29,14 +30,26 @@ fn random_u64() -> u64 {
     u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
-async fn writer(base: String, round: usize, worker: usize, acked: Arc<Mutex<Acked>>) {
+/// Which writes a worker sends.
+#[derive(Clone, Copy)]
+enum Load {
+    /// 60 % creates, 30 % updates, 10 % deletes.
+    Mixed,
+    /// Creates only: the group commit's biggest batches.
+    Creates,
+}
+
+async fn writer(base: String, round: usize, worker: usize, acked: Arc<Mutex<Acked>>, load: Load) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");
     let mut mine: Vec<String> = Vec::new();
     for n in 0.. {
-        let choice = random_u64() % 10;
+        let choice = match load {
+            Load::Mixed => random_u64() % 10,
+            Load::Creates => 0,
+        };
         if choice < 6 || mine.is_empty() {
             let name = format!("r{round}-w{worker}-{n}");
             let body =
@@ -157,12 +170,8 @@ async fn verify(db_path: &std::path::Path, acked: &Acked, round: usize) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigkill_under_load_loses_no_acknowledged_write() {
-    let rounds: usize = std::env::var("GLIMPSE_CRASH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+/// `rounds` kills of a server under `workers` concurrent writers sending `load`.
+async fn kill_under_load(rounds: usize, workers: usize, load: Load) {
     let dir = tempfile::tempdir().expect("tmp");
     let db_path = dir.path().join("crash.db");
     let url = format!("sqlite://{}", db_path.display());
@@ -170,8 +179,11 @@ async fn sigkill_under_load_loses_no_acknowledged_write() {
     let mut total_acked = 0usize;
     for round in 0..rounds {
         let mut server = Process::start(&url, &[]);
-        let workers: Vec<_> = (0..6)
-            .map(|w| tokio::spawn(writer(server.base.clone(), round, w, acked.clone())))
+        let workers: Vec<_> = (0..workers)
+            .map(|w| {
+                let base = server.base.clone();
+                tokio::spawn(writer(base, round, w, acked.clone(), load))
+            })
             .collect();
         tokio::time::sleep(Duration::from_millis(100 + random_u64() % 400)).await;
         server.kill();
@@ -197,6 +209,26 @@ async fn sigkill_under_load_loses_no_acknowledged_write() {
         "the load must have produced acknowledged writes ({total_acked})"
     );
     println!("crash test: {rounds} kills, {total_acked} acknowledged writes verified");
+}
+
+fn rounds(default: usize) -> usize {
+    std::env::var("GLIMPSE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_under_load_loses_no_acknowledged_write() {
+    kill_under_load(rounds(20), 6, Load::Mixed).await
+}
+
+/// 32 connections creating, as the `create` benchmark does: the writes of one group commit
+/// are acknowledged together, and a kill between their commit and their answers (or before
+/// the commit) must still lose none that was answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_under_full_create_load_loses_no_acknowledged_create() {
+    kill_under_load(rounds(10), 32, Load::Creates).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

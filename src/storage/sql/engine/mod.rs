@@ -147,7 +147,7 @@ pub enum DbErrorKind {
 }
 
 /// An engine's error, classified by the engine.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DbError {
     pub kind: DbErrorKind,
     pub message: String,

@@ -8,10 +8,10 @@
 //! - Reads take one of a bounded set of reader connections (`query_only`); a read waits at
 //!   most the acquire timeout for a free one, then gets a 503, as with a pool.
 //! - Writes queue in order for the one writer connection (instead of spinning in SQLite's
-//!   busy handler) and take the write lock when the transaction starts (`BEGIN IMMEDIATE`):
-//!   a deferred transaction that reads and then writes fails outright if another writer got
-//!   there first. WAL lets readers run beside the writer; `synchronous = FULL` syncs the WAL
-//!   on every commit, so an acknowledged write survives a power cut, not just a crash.
+//!   busy handler), and the writes that queued together commit together ([`writer`]: group
+//!   commit, one savepoint each). WAL lets readers run beside the writer; `synchronous =
+//!   FULL` syncs the WAL on every commit, so an acknowledged write survives a power cut, not
+//!   just a crash.
 //! - An in-memory database has no file to share: its reads go to the writer connection.
 //! - Migrations run through sqlx's embedded migrator on a short-lived sqlx connection, so
 //!   databases created by earlier versions (which carry `_sqlx_migrations`) stay compatible.
@@ -31,6 +31,9 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use writer::{WriteSession, Writer};
+
+mod writer;
 
 pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -49,7 +52,7 @@ const READER_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 const STATEMENT_CACHE: usize = 64;
 
 pub struct Sqlite {
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    writer: Arc<tokio::sync::Mutex<Writer>>,
     /// `None` for an in-memory database.
     readers: Option<Arc<Readers>>,
     read_timeout: Duration,
@@ -130,7 +133,7 @@ impl Sqlite {
             }))
         };
         Ok(Sqlite {
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            writer: Arc::new(tokio::sync::Mutex::new(Writer::new(writer))),
             readers,
             read_timeout: settings.acquire_timeout,
             write_timeout: settings.acquire_timeout.max(Duration::from_secs(10)),
@@ -145,16 +148,14 @@ impl Sqlite {
     }
 
     /// The writer connection, waiting in line at most the write timeout.
-    async fn writer(&self) -> Result<OwnedMutexGuard<Connection>, DbError> {
-        tokio::time::timeout(self.write_timeout, Arc::clone(&self.writer).lock_owned())
-            .await
-            .map_err(|_| DbError::timed_out())
+    async fn writer(&self) -> Result<OwnedMutexGuard<Writer>, DbError> {
+        writer::lock(&self.writer, self.write_timeout).await
     }
 
-    /// Runs `sql` on the writer outside any transaction (statistics upkeep).
+    /// Runs `sql` on the writer (statistics upkeep), inside the open batch if there is one.
     async fn on_writer(&self, sql: &str) -> Result<(), DbError> {
-        let conn = self.writer().await?;
-        blocking(|| conn.execute_batch(sql))?;
+        let w = self.writer().await?;
+        blocking(|| w.conn.execute_batch(sql))?;
         Ok(())
     }
 }
@@ -206,7 +207,7 @@ impl Engine for Sqlite {
 
     async fn read(&self) -> Result<SqliteSession, DbError> {
         let Some(readers) = &self.readers else {
-            return Ok(SqliteSession::Writer(self.writer().await?));
+            return Ok(SqliteSession::OnWriter(self.writer().await?));
         };
         let permit = match Arc::clone(&readers.permits).try_acquire_owned() {
             Ok(p) => p,
@@ -232,9 +233,8 @@ impl Engine for Sqlite {
     }
 
     async fn begin_write(&self) -> Result<SqliteSession, DbError> {
-        let conn = self.writer().await?;
-        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        Ok(SqliteSession::Writer(conn))
+        let write = WriteSession::begin(&self.writer, self.write_timeout).await?;
+        Ok(SqliteSession::Write(write))
     }
 
     async fn ping(&self) -> Result<(), DbError> {
@@ -328,10 +328,11 @@ impl Drop for Reader {
     }
 }
 
-/// A reader, or the writer (in a transaction for writes).
+/// A reader, a read on the writer (in-memory databases), or a write.
 pub enum SqliteSession {
     Reader(Reader),
-    Writer(OwnedMutexGuard<Connection>),
+    OnWriter(OwnedMutexGuard<Writer>),
+    Write(WriteSession),
 }
 
 impl SqliteSession {
@@ -341,26 +342,9 @@ impl SqliteSession {
                 .conn
                 .as_ref()
                 .ok_or_else(|| DbError::new(DbErrorKind::Other, "the reader is gone")),
-            SqliteSession::Writer(w) => Ok(w),
+            SqliteSession::OnWriter(w) => Ok(&w.conn),
+            SqliteSession::Write(w) => w.conn(),
         }
-    }
-
-    /// Ends a write transaction with `sql` (`COMMIT` or `ROLLBACK`); a read has none.
-    fn end(&self, sql: &str) -> Result<(), DbError> {
-        if let SqliteSession::Writer(conn) = self
-            && !conn.is_autocommit()
-        {
-            blocking(|| conn.prepare_cached(sql)?.execute([]))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for SqliteSession {
-    /// A write transaction dropped without commit (an error, a cancelled request) is
-    /// rolled back before the writer serves the next one.
-    fn drop(&mut self) {
-        let _ = self.end("ROLLBACK");
     }
 }
 
@@ -414,11 +398,17 @@ impl Session for SqliteSession {
     }
 
     async fn commit(self) -> Result<(), DbError> {
-        self.end("COMMIT")
+        match self {
+            SqliteSession::Write(w) => w.commit().await,
+            _ => Ok(()),
+        }
     }
 
     async fn rollback(self) -> Result<(), DbError> {
-        self.end("ROLLBACK")
+        match self {
+            SqliteSession::Write(w) => w.rollback(),
+            _ => Ok(()),
+        }
     }
 }
 
