@@ -21,6 +21,17 @@ pub struct Cli {
     env: Vec<(String, String)>,
     /// What the caller is, for messages.
     who: String,
+    /// The Keystone this client logs in to, if any (see [`login_failed`]).
+    login: Option<String>,
+}
+
+/// Whether a failed run failed at the client's own login, not at glimpse: the test Keystone
+/// (one SQLite database behind two servers) sometimes answers a login with a 500 ("database
+/// is locked") or drops the connection when many tests log in at once. keystoneauth then
+/// prints only this line, or names the token URL; glimpse's own errors read differently.
+fn login_failed(auth_url: &str, stderr: &str) -> bool {
+    stderr.trim() == "Internal Server Error (HTTP 500)"
+        || stderr.contains(&format!("{auth_url}/auth/tokens"))
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -61,6 +72,7 @@ pub fn openstack_noauth(srv: &TestServer) -> Cli {
         prefix: strings(&["--os-auth-type", "none", "--os-endpoint", &srv.v2]),
         env: Vec::new(),
         who: "noauth".into(),
+        login: None,
     }
 }
 
@@ -75,6 +87,7 @@ pub fn openstack_as(srv: &TestServer, user: &str, project: &str) -> Cli {
         prefix,
         env: vec![("OS_IMAGE_ENDPOINT_OVERRIDE".into(), srv.v2.clone())],
         who: format!("{user}@{project}"),
+        login: Some(keystone().auth_url().to_owned()),
     }
 }
 
@@ -85,6 +98,7 @@ pub fn glance_noauth(srv: &TestServer) -> Cli {
         prefix: strings(&["--os-image-url", &srv.v2, "--os-auth-token", "token"]),
         env: Vec::new(),
         who: "noauth".into(),
+        login: None,
     }
 }
 
@@ -104,14 +118,33 @@ pub fn glance_as(srv: &TestServer, user: &str, project: &str) -> Cli {
         prefix,
         env: Vec::new(),
         who: format!("{user}@{project}"),
+        login: Some(keystone().auth_url().to_owned()),
     }
 }
 
 impl Cli {
     /// Runs the client with `args` after the global options. With `tty`, stdin is a
     /// pseudo-terminal (through `script`): `openstack image create` without `--file` reads
-    /// image data from any other stdin.
+    /// image data from any other stdin. A run that failed at its Keystone login (before
+    /// sending anything to glimpse) is tried again, at most three times in all.
     pub async fn run(&self, args: &[&str], tty: bool) -> Output {
+        let mut attempt = 1;
+        loop {
+            let out = self.run_once(args, tty).await;
+            let retry = match &self.login {
+                Some(url) if !out.status.success() && attempt < 3 => {
+                    login_failed(url, &String::from_utf8_lossy(&out.stderr))
+                }
+                _ => false,
+            };
+            if !retry {
+                return out;
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn run_once(&self, args: &[&str], tty: bool) -> Output {
         let bin = self.bin.clone();
         let env = self.env.clone();
         let mut all = self.prefix.clone();

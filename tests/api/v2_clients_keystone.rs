@@ -4,19 +4,22 @@
 //! command's output read back. SQLite only, as the other client tests.
 
 use crate::client_support::{Cli, glance_as, openstack_as, table};
-use crate::keystone::{default_keystone_mode, keystone};
+use crate::keystone::default_keystone_mode;
 use crate::support::{Backend, TestServer};
 
 async fn keystone_server() -> TestServer {
     TestServer::start_with(Backend::Sqlite, default_keystone_mode()).await
 }
 
-/// The id of project `name`, from a token of its member.
-async fn project_id(name: &str) -> String {
-    keystone()
-        .token(&format!("{name}-member"), name)
-        .await
-        .project_id
+/// The id of project `name`, from `openstack token issue` as its member.
+async fn project_id(srv: &TestServer, name: &str) -> String {
+    let token = openstack_as(srv, &format!("{name}-member"), name)
+        .json(&["token", "issue"], false)
+        .await;
+    token["project_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("project_id in {token}"))
+        .to_owned()
 }
 
 /// `(member id, status)` rows of `openstack image member list <image>`, sorted.
@@ -37,18 +40,29 @@ async fn members(os: &Cli, image: &str) -> Vec<(String, String)> {
     rows
 }
 
-fn forbidden(text: &str) {
+/// A 403 whose message says what was refused (glimpse's message, as the client prints it).
+#[track_caller]
+fn forbidden(text: &str, what: &str) {
     assert!(
-        text.contains("403") || text.contains("Forbidden") || text.contains("not authorized"),
-        "a 403 the user can read: {text}"
+        text.contains("403") && text.contains(&format!("You are not authorized to {what}")),
+        "a 403 refusing to {what}: {text}"
+    );
+}
+
+/// The CLI's answer for an image the caller cannot see: not found, never forbidden.
+#[track_caller]
+fn not_found(text: &str, id: &str) {
+    assert!(
+        text.contains(&format!("No Image found for {id}")),
+        "not found: {text}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_openstack_client_shares_an_image_between_keystone_projects() {
     let srv = keystone_server().await;
-    let alpha_id = project_id("alpha").await;
-    let beta_id = project_id("beta").await;
+    let alpha_id = project_id(&srv, "alpha").await;
+    let beta_id = project_id(&srv, "beta").await;
     let alpha = openstack_as(&srv, "alpha-member", "alpha");
     let beta = openstack_as(&srv, "beta-member", "beta");
 
@@ -130,12 +144,15 @@ async fn v2_openstack_client_shares_an_image_between_keystone_projects() {
                 "reader-image",
             ])
             .await,
+        "create images",
     );
+    assert_eq!(beta_reader.list_ids(&[]).await, vec![shared.clone()]);
     // A member of another project cannot change alpha's image either.
     forbidden(
         &beta
             .fails(&["image", "set", "--name", "taken", &shared])
             .await,
+        "change this image",
     );
 
     // alpha's reader sees alpha's images and changes none.
@@ -148,11 +165,13 @@ async fn v2_openstack_client_shares_an_image_between_keystone_projects() {
         &alpha_reader
             .fails(&["image", "set", "--name", "renamed", &private])
             .await,
+        "change this image",
     );
     forbidden(
         &alpha_reader
             .fails(&["image", "set", "--property", "k=v", &private])
             .await,
+        "change this image",
     );
     let shown = alpha.json(&["image", "show", &private], false).await;
     assert_eq!(shown["name"], "alpha-private", "{shown}");
@@ -161,16 +180,10 @@ async fn v2_openstack_client_shares_an_image_between_keystone_projects() {
     // gamma sees neither: not found, not forbidden.
     let gamma = openstack_as(&srv, "gamma-member", "gamma");
     assert!(gamma.list_ids(&[]).await.is_empty());
-    let err = gamma.fails(&["image", "show", &private]).await;
-    assert!(
-        err.contains("No Image found") || err.contains("404") || err.contains("Not Found"),
-        "{err}"
-    );
-    let err = gamma.fails(&["image", "show", &shared]).await;
-    assert!(
-        err.contains("No Image found") || err.contains("404") || err.contains("Not Found"),
-        "{err}"
-    );
+    not_found(&gamma.fails(&["image", "show", &private]).await, &private);
+    not_found(&gamma.fails(&["image", "show", &shared]).await, &shared);
+    let err = gamma.fails(&["image", "member", "list", &shared]).await;
+    not_found(&err, &shared);
 
     // Taking the member away: beta no longer lists it.
     alpha
@@ -183,8 +196,8 @@ async fn v2_openstack_client_shares_an_image_between_keystone_projects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_glance_client_through_keystone_shares_and_isolates() {
     let srv = keystone_server().await;
-    let alpha_id = project_id("alpha").await;
-    let beta_id = project_id("beta").await;
+    let alpha_id = project_id(&srv, "alpha").await;
+    let beta_id = project_id(&srv, "beta").await;
     let alpha = glance_as(&srv, "alpha-member", "alpha");
     let beta = glance_as(&srv, "beta-member", "beta");
     let gamma = glance_as(&srv, "gamma-member", "gamma");
@@ -231,9 +244,13 @@ async fn v2_glance_client_through_keystone_shares_and_isolates() {
     // beta may read but not change it.
     let shown = beta.table(&["image-show", &id]).await;
     assert_eq!(shown.property("name").as_deref(), Some("g-shared"));
-    forbidden(&beta.fails(&["image-update", "--name", "x", &id]).await);
+    forbidden(
+        &beta.fails(&["image-update", "--name", "x", &id]).await,
+        "change this image",
+    );
+    // glanceclient shows the id directly: the server's 404, never a 403.
     let err = gamma.fails(&["image-show", &id]).await;
-    assert!(err.contains("404") || err.contains("No image"), "{err}");
+    assert!(err.contains("HTTP 404 Not Found"), "{err}");
     assert!(gamma.table(&["image-list"]).await.rows.is_empty());
     // The owner's view is unchanged.
     let shown = alpha.table(&["image-show", &id]).await;
