@@ -132,9 +132,15 @@ impl Cli {
         loop {
             let out = self.run_once(args, tty).await;
             let retry = match &self.login {
-                Some(url) if !out.status.success() && attempt < 3 => {
-                    login_failed(url, &String::from_utf8_lossy(&out.stderr))
-                }
+                // Both streams: on a terminal (`script`) the client's stderr is in stdout.
+                Some(url) if !out.status.success() && attempt < 3 => login_failed(
+                    url,
+                    &format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    ),
+                ),
                 _ => false,
             };
             if !retry {
