@@ -252,6 +252,17 @@ async fn v2_glance_client_through_keystone_shares_and_isolates() {
     let err = gamma.fails(&["image-show", &id]).await;
     assert!(err.contains("HTTP 404 Not Found"), "{err}");
     assert!(gamma.table(&["image-list"]).await.rows.is_empty());
+    // A reader creates nothing (on a terminal, so that no stdin is taken for data).
+    let beta_reader = glance_as(&srv, "beta-reader", "beta");
+    let out = beta_reader
+        .run(&["image-create", "--name", "by-reader"], true)
+        .await;
+    assert!(!out.status.success(), "{out:?}");
+    forbidden(&String::from_utf8_lossy(&out.stdout), "create images");
+    assert_eq!(
+        beta_reader.table(&["image-list"]).await.column("ID"),
+        vec![id.clone()]
+    );
     // The owner's view is unchanged.
     let shown = alpha.table(&["image-show", &id]).await;
     assert_eq!(shown.property("name").as_deref(), Some("g-shared"));
