@@ -1,5 +1,6 @@
 //! Integration tests over real HTTP, each story run against SQLite, PostgreSQL and MariaDB.
 
+mod client_support;
 mod crash;
 mod data_clients;
 mod data_crash;
@@ -33,6 +34,8 @@ mod services_smoke;
 mod smoke;
 mod v2_actions;
 mod v2_clients;
+mod v2_clients_keystone;
+mod v2_clients_noauth;
 mod v2_create;
 mod v2_documents;
 mod v2_list;
