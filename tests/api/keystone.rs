@@ -83,13 +83,24 @@ impl Keystone {
             "identity": {"methods": ["password"], "password": {"user": {
                 "name": user, "domain": {"id": "default"}, "password": password}}},
             "scope": {"project": {"name": project, "domain": {"id": "default"}}}}});
-        let resp = self
-            .http
-            .post(format!("{url}/auth/tokens?nocatalog"))
-            .json(&body)
-            .send()
-            .await
-            .expect("Keystone answers");
+        // The test Keystone keeps its database in SQLite, and many tests logging in at once
+        // sometimes get its "database is locked" 500 or a dropped connection: a login is
+        // retried a few times on those, never on any other answer.
+        let mut tries = 0;
+        let resp = loop {
+            tries += 1;
+            let sent = self
+                .http
+                .post(format!("{url}/auth/tokens?nocatalog"))
+                .json(&body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status() == 201 || tries >= 5 || r.status() != 500 => break r,
+                Err(e) if tries >= 5 => panic!("Keystone answers: {e}"),
+                _ => tokio::time::sleep(Duration::from_millis(200 * tries)).await,
+            }
+        };
         assert_eq!(resp.status(), 201, "token for {user} in {project}");
         let token = resp
             .headers()
