@@ -23,10 +23,11 @@
 #                 `glance-api` pipeline is used: unauthenticated-context makes every request
 #                 an admin context (is_admin, no project), like glimpse-bench's no-token mode.
 #                 Glance 33 enforces the new policy defaults, which check roles, not is_admin;
-#                 a policy file grants every rule ("@") so the admin context may do anything.
+#                 Without a policy file it answers 403 ("not authorized to complete
+#                 get_images"), so one grants every rule ("@").
 #   uWSGI         the app is glance.wsgi.api:application (what glance-wsgi-api used to run),
-#                 one process, no master, one thread, as glance's devstack runs it except for
-#                 the process count; OS_GLANCE_CONFIG_DIR points it at $RUN_DIR/etc.
+#                 one process, no master, one thread; OS_GLANCE_CONFIG_DIR points it at
+#                 $RUN_DIR/etc.
 #   store         enabled_backends = fs:file, the staging and tasks stores under $RUN_DIR;
 #                 the catalog's locations carry {"store": "fs"} (reference-import.py
 #                 --store fs), so Glance does not rewrite them on first read.
@@ -123,10 +124,14 @@ running() {
   [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
 }
 
-# One process, one thread, HTTP on the loopback port; --die-on-term so SIGTERM stops it;
-# no per-request log line (glance-api logs what it logs to $RUN_DIR/glance.log).
-UWSGI=("$VENV/bin/uwsgi" --http-socket "127.0.0.1:$PORT" --module glance.wsgi.api:application
-  --processes 1 --threads 1 --die-on-term --need-app
+# One process, one thread, HTTP on the loopback port; --die-on-term so SIGTERM stops it; no
+# per-request log line (glance-api logs to $RUN_DIR/glance.log). One connection per request:
+# the single worker serves one connection at a time, so with keep-alive (--http11-socket) the
+# first client would hold it and the others wait until they time out; --http-socket closes
+# the connection after each answer, and the Connection: close header says so (without it,
+# clients reuse the closed connection and fail).
+UWSGI=("$VENV/bin/uwsgi" --http-socket "127.0.0.1:$PORT" --add-header "Connection: close"
+  --module glance.wsgi.api:application --processes 1 --threads 1 --die-on-term --need-app
   --env "OS_GLANCE_CONFIG_DIR=$ETC" --home "$VENV" --buffer-size 65535 --disable-logging)
 
 stop() {

@@ -101,7 +101,8 @@ glance_pid=$(cat "${RUN_DIR:-/tmp/glance33-reference}/glance-api.pid")
 sample_rss() { # PID FILE
   local max=0 cur
   while true; do
-    cur=$({ ps -o rss= -p "$1"; ps -o rss= --ppid "$1"; } 2>/dev/null | awk '{s += $1} END {print s + 0}')
+    # (ps fails when there are no children: not an error here.)
+    cur=$({ ps -o rss= -p "$1"; ps -o rss= --ppid "$1"; } 2>/dev/null | awk '{s += $1} END {print s + 0}' || true)
     ((cur > max)) && max=$cur
     echo "$max" > "$2"
     sleep 0.5
