@@ -243,7 +243,11 @@ impl Worker {
     /// The method, path and body of the next request of `op`.
     fn request(&mut self, t: &Target, op: Op) -> (Method, String, Option<Vec<u8>>) {
         match op {
-            Op::V2Show => (Method::GET, format!("/v2/images/{}", self.random_id(t)), None),
+            Op::V2Show => (
+                Method::GET,
+                format!("/v2/images/{}", self.random_id(t)),
+                None,
+            ),
             Op::V2List => (Method::GET, "/v2/images?limit=25".into(), None),
             Op::V2ListFilter => {
                 let (k, v) = catalog::property_filter(&mut self.rng, t.catalog_size);
