@@ -112,14 +112,14 @@ async fn bench_tool_runs_every_scenario_without_errors() {
             "filter-property",
             "filter-and-sort",
             "page-walk",
-            "create",
-            "update",
-            "mixed",
-            "healthz",
             "v2-show",
             "v2-list",
             "v2-list-filter",
-            "v2-patch"
+            "create",
+            "update",
+            "v2-patch",
+            "mixed",
+            "healthz"
         ]
     );
     for s in scenarios {

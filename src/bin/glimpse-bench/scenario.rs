@@ -98,14 +98,15 @@ pub const ALL: &[Scenario] = &[
     Scenario::Single(Op::FilterProperty),
     Scenario::Single(Op::FilterAndSort),
     Scenario::Single(Op::PageWalk),
-    Scenario::Single(Op::Create),
-    Scenario::Single(Op::Update),
-    Scenario::Mixed,
-    Scenario::Single(Op::Healthz),
+    // The v2 reads before `create`, on the same catalog as the v1 reads.
     Scenario::Single(Op::V2Show),
     Scenario::Single(Op::V2List),
     Scenario::Single(Op::V2ListFilter),
+    Scenario::Single(Op::Create),
+    Scenario::Single(Op::Update),
     Scenario::Single(Op::V2Patch),
+    Scenario::Mixed,
+    Scenario::Single(Op::Healthz),
 ];
 
 /// The content type of a v2 PATCH body (the one Glance documents; 2.0 is the legacy one).
