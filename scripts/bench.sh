@@ -6,8 +6,12 @@
 #   scripts/bench.sh sqlite 10000
 #   scripts/bench.sh postgres 1000000      # needs the local PostgreSQL (trust auth)
 #
+# The v1 scenarios run against the registry API, the v2 ones (v2-show, v2-list, v2-list-filter,
+# v2-patch) against the images API of the same server.
+#
 # Environment: WORK (scratch folder, default /tmp/glimpse-bench), PGURL (server URL without
-# a database, default postgres://postgres@127.0.0.1), PORT (default 9391), and BENCH_ARGS
+# a database, default postgres://postgres@127.0.0.1), PORT (default 9391), IMAGES_PORT (the
+# v2 images API, default 9392), CARGO_TARGET_DIR (where the release binaries are), BENCH_ARGS
 # (extra glimpse-bench arguments, e.g. "--duration 5"), REUSE=1 (keep the catalog database of an
 # earlier run of the same size instead of loading it again). Results: $WORK/<backend>-<N>.json.
 #
@@ -25,10 +29,11 @@ images=${2:-10000}
 WORK=${WORK:-/tmp/glimpse-bench}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1}
 PORT=${PORT:-9391}
+IMAGES_PORT=${IMAGES_PORT:-9392}
 cd "$(dirname "$0")/.."
 
 cargo build --release --locked --bins
-bin=target/release
+bin=${CARGO_TARGET_DIR:-target}/release
 mkdir -p "$WORK"
 catalog="$WORK/catalog-$images.jsonl"
 ids="$WORK/ids-$images.txt"
@@ -78,15 +83,17 @@ case "$backend" in
     ;;
 esac
 
-"$bin/glimpse" serve --database "$url" --bind "127.0.0.1:$PORT" --images-bind "127.0.0.1:${IMAGES_PORT:-0}" \
+"$bin/glimpse" serve --database "$url" --bind "127.0.0.1:$PORT" --images-bind "127.0.0.1:$IMAGES_PORT" \
   --store "file:$WORK/images" --log-level warn &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" 2>/dev/null && break
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" 2>/dev/null &&
+    curl -fsS -o /dev/null "http://127.0.0.1:$IMAGES_PORT/v2/images?limit=1" 2>/dev/null && break
   sleep 0.1
 done
 
 # shellcheck disable=SC2086
-"$bin/glimpse-bench" --url "http://127.0.0.1:$PORT" --skip-seed --ids-file "$ids" \
+"$bin/glimpse-bench" --url "http://127.0.0.1:$PORT" --images-url "http://127.0.0.1:$IMAGES_PORT" \
+  --skip-seed --ids-file "$ids" \
   --json-out "$WORK/$backend-$images.json" --server-pid "$server" ${BENCH_ARGS:-}

@@ -1,5 +1,15 @@
 #!/usr/bin/env python3
-"""Load a glimpse catalog file straight into the Python reference's SQLite database.
+"""Load a glimpse catalog file straight into a Python reference's SQLite database.
+
+Two references share the image tables: the v1 registry (glance-registry from
+glance==20.2.0, scripts/reference-registry.sh) and the v2 images API (glance-api
+from glance==33.0.0, scripts/reference-glance.sh). Glance 33's images,
+image_properties, image_locations and image_members tables are the ones glance 20.2
+creates (db_sync of 2024_1_contract01 leaves them as they were), so one loader
+fills both; for Glance 33 give --store with the name of its store (fs in
+reference-glance.sh), which goes into each location's metadata as {"store": NAME}:
+with multiple stores configured, Glance otherwise works the store out from the URL
+and writes it back to the database on the first read of every image.
 
 Seeding glance-registry (glance==20.2.0, see scripts/reference-registry.sh) over its
 API runs at about 56 images/s, so a million-image catalog would take hours. This
@@ -43,8 +53,9 @@ glance/db/sqlalchemy/api.py _image_update() -> models.py):
                        updated_at = the image's created_at, deleted = 0
   image_locations      one row when location is set (the v1 `location` field
                        becomes locations=[url] -> {'url', 'metadata': {},
-                       'status': 'active'}): value = url, meta_data = '{}',
-                       status = 'active', deleted = 0
+                       'status': 'active'}): value = url, meta_data = '{}'
+                       ('{"store": NAME}' with --store), status = 'active',
+                       deleted = 0
   image_members        one row per member: can_share 0/1, status 'pending'
                        (the model default the v1 member calls leave), deleted = 0
   A deleted image (deleted: true) gets what image_destroy leaves: its properties,
@@ -65,11 +76,16 @@ random UUID keys; --keep-indexes to not); they are recreated also when the load
 fails or is interrupted, but not if the process is killed outright: then start
 again from --fresh-db. The source catalog is only read.
 
-Usage:
+Usage (v1 registry):
   scripts/reference-registry.sh --background --fresh-db   # create the schema
   scripts/reference-registry.sh --stop                    # load with the server stopped
   scripts/reference-import.py --db /tmp/glance-reference/registry.db catalog.jsonl
   scripts/reference-registry.sh --background              # serve it
+Usage (Glance 33, v2):
+  scripts/reference-glance.sh stop; scripts/reference-glance.sh fresh-db
+  scripts/reference-import.py --store fs --db "$(scripts/reference-glance.sh db-path)" \
+      catalog.jsonl
+  scripts/reference-glance.sh start
 """
 
 import argparse
@@ -148,7 +164,7 @@ def text(value):
     return str(value)
 
 
-def rows_for(record, now):
+def rows_for(record, now, loc_meta='{}'):
     """One catalog record -> (image row, property rows, location rows, member rows)."""
     if not isinstance(record, dict) or not isinstance(record.get('image'), dict):
         raise Invalid('no "image" object')
@@ -223,7 +239,7 @@ def rows_for(record, now):
     location = img.get('location')
     if location:
         loc_rows.append((image_id, location, created, created, child_deleted_at,
-                         deleted, '{}', 'deleted' if deleted else 'active'))
+                         deleted, loc_meta, 'deleted' if deleted else 'active'))
 
     member_rows = []
     for m in record.get('members') or ():
@@ -278,16 +294,16 @@ def open_db(path):
     except sqlite3.Error as e:
         fail('cannot open %s (%s): create the reference database first with '
              'scripts/reference-registry.sh --background --fresh-db, then '
-             '--stop it' % (path, e))
+             '--stop it (or scripts/reference-glance.sh fresh-db)' % (path, e))
     if 'images' not in tables:
         fail('%s has no images table: create the schema first with '
-             'scripts/reference-registry.sh --background --fresh-db (then --stop it)'
-             % path)
+             'scripts/reference-registry.sh --background --fresh-db (then --stop it), '
+             'or scripts/reference-glance.sh fresh-db' % path)
     for table, needed in REQUIRED_COLUMNS.items():
         have = {r[1] for r in conn.execute('PRAGMA table_info(%s)' % table)}
         missing = needed - have
         if missing:
-            fail('%s.%s lacks %s: not the schema glance 20.2 db_sync creates'
+            fail('%s.%s lacks %s: not the schema db_sync of glance 20.2 or 33 creates'
                  % (path, table, ', '.join(sorted(missing))))
     return conn
 
@@ -326,10 +342,16 @@ def flush(conn, images, props, locs, members):
 def main():
     ap = argparse.ArgumentParser(
         description='Load a glimpse catalog (JSON lines) into the SQLite database '
-                    'of the glance-registry reference (scripts/reference-registry.sh). '
+                    'of the glance-registry reference (scripts/reference-registry.sh) '
+                    'or of the Glance 33 reference (scripts/reference-glance.sh). '
                     'Stop the reference server while loading.')
     ap.add_argument('--db', required=True,
-                    help='the registry database, e.g. /tmp/glance-reference/registry.db')
+                    help='the database, e.g. /tmp/glance-reference/registry.db or '
+                         '/tmp/glance33-reference/glance.db')
+    ap.add_argument('--store', metavar='NAME',
+                    help='the glance_store backend the locations are in, recorded in '
+                         'their metadata as {"store": NAME} (Glance 33 with '
+                         'enabled_backends; reference-glance.sh names its store fs)')
     ap.add_argument('--batch', type=int, default=5000,
                     help='images per transaction (default 5000)')
     ap.add_argument('--keep-indexes', action='store_true',
@@ -373,7 +395,8 @@ def main():
             conn.execute('DROP INDEX "%s"' % name)
         conn.execute('COMMIT')
     try:
-        count, skipped = load(conn, src, args.batch, now, started)
+        loc_meta = json.dumps({'store': args.store}) if args.store else '{}'
+        count, skipped = load(conn, src, args.batch, now, started, loc_meta)
     finally:
         # Also when the load fails or is interrupted: the schema must stay whole.
         if conn.in_transaction:
@@ -399,7 +422,7 @@ def main():
     return 1 if skipped else 0
 
 
-def load(conn, src, batch, now, started):
+def load(conn, src, batch, now, started, loc_meta='{}'):
     """Streams the records of src into the database; returns (images, skipped)."""
     images, props, locs, members = [], [], [], []
     count = nprops = nlocs = nmembers = 0
@@ -409,7 +432,7 @@ def load(conn, src, batch, now, started):
             if not line.strip():
                 continue
             try:
-                image_row, p, l, m = rows_for(json.loads(line), now)
+                image_row, p, l, m = rows_for(json.loads(line), now, loc_meta)
             except (ValueError, Invalid) as e:  # json errors are ValueErrors
                 skipped += 1
                 if skipped <= 20:

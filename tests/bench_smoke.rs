@@ -1,6 +1,7 @@
 //! The benchmark tool keeps working: a tiny run of `glimpse-bench` against a real glimpse
 //! server (in this process, on a temporary SQLite file) must seed its images and complete
-//! requests in every scenario with no error. Figures are printed, never asserted.
+//! requests in every scenario (the v1 ones on the registry API, the v2 ones on the images API)
+//! with no error. Figures are printed, never asserted.
 
 use glimpse::config::{ServerConfig, Settings, Sources};
 use glimpse::server::Server;
@@ -11,6 +12,8 @@ use std::time::Duration;
 /// A glimpse server running in this process on `database_url`, until [`Running::stop`].
 struct Running {
     addr: SocketAddr,
+    /// The v2 images API.
+    images: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -28,12 +31,14 @@ async fn serve(database_url: String) -> Running {
         ServerConfig::from_settings(&settings, &Sources::default()).expect("valid config");
     let server = Server::bind(config).await.expect("server starts");
     let addr = server.local_addr().expect("addr");
+    let images = server.images_addr().expect("the images API is served");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
     Running {
         addr,
+        images,
         stop,
         serving,
     }
@@ -55,11 +60,13 @@ async fn bench_tool_runs_every_scenario_without_errors() {
     ))
     .await;
     let addr = server.addr;
+    let images = server.images;
 
     let json_out = dir.path().join("results.json");
     let ids_file = dir.path().join("ids.txt");
     let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_glimpse-bench"))
         .args(["--url", &format!("http://{addr}")])
+        .args(["--images-url", &format!("http://{images}")])
         .args(["--images", "300", "--duration", "1", "--warmup", "0"])
         .args(["--connections", "4", "--threads", "1"])
         .arg("--ids-file")
@@ -105,8 +112,12 @@ async fn bench_tool_runs_every_scenario_without_errors() {
             "filter-property",
             "filter-and-sort",
             "page-walk",
+            "v2-show",
+            "v2-list",
+            "v2-list-filter",
             "create",
             "update",
+            "v2-patch",
             "mixed",
             "healthz"
         ]
@@ -122,6 +133,29 @@ async fn bench_tool_runs_every_scenario_without_errors() {
         assert!(s["latency_ms"]["p99"].as_f64().unwrap_or(-1.0) >= 0.0);
         assert!(s["memory"]["after"]["rss_kib"].as_u64().unwrap_or(0) > 0);
     }
+
+    // v2-patch changed seeded images: some now carry its property and a min_ram it sets.
+    let client = reqwest::Client::new();
+    let mut patched = 0;
+    for id in ids.lines() {
+        let image: Value = client
+            .get(format!("http://{images}/v2/images/{id}"))
+            .send()
+            .await
+            .expect("v2 show")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(image["id"], id);
+        if image["bench_touched"].is_string() {
+            assert!(
+                [512, 1024, 2048, 4096].contains(&image["min_ram"].as_u64().unwrap_or(0)),
+                "{image}"
+            );
+            patched += 1;
+        }
+    }
+    assert!(patched > 0, "no image was patched by v2-patch");
 
     // Reusing the catalog: from the ids file, and by listing.
     for reuse in [
@@ -182,6 +216,7 @@ async fn written_catalog_imports_and_serves_every_scenario() {
 
     let server = serve(db).await;
     let addr = server.addr;
+    let images = server.images;
 
     // Every written id is in the catalog, with the generated metadata.
     let ids: Vec<String> = std::fs::read_to_string(&ids_file)
@@ -220,11 +255,12 @@ async fn written_catalog_imports_and_serves_every_scenario() {
 
     let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_glimpse-bench"))
         .args(["--url", &format!("http://{addr}"), "--skip-seed"])
+        .args(["--images-url", &format!("http://{images}")])
         .args([
             "--rng-seed",
             "9",
             "--scenarios",
-            "show,list-detail,filter-property",
+            "show,list-detail,filter-property,v2-show,v2-list-filter",
         ])
         .args(["--duration", "0.5", "--warmup", "0", "--connections", "2"])
         .args(["--threads", "1", "--ids-file"])
@@ -240,4 +276,21 @@ async fn written_catalog_imports_and_serves_every_scenario() {
         String::from_utf8_lossy(&run.stderr)
     );
     server.stop().await;
+}
+
+/// A v2 scenario asked for without the v2 API's URL is refused up front (before any request),
+/// saying what is missing.
+#[test]
+fn v2_scenarios_without_images_url_are_refused() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glimpse-bench"))
+        .args(["--url", "http://127.0.0.1:9", "--skip-seed"])
+        .args(["--scenarios", "show,v2-list", "--duration", "0.1"])
+        .output()
+        .expect("glimpse-bench starts");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("v2-list") && stderr.contains("--images-url"),
+        "{stderr}"
+    );
 }

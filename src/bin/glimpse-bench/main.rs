@@ -32,6 +32,9 @@ use std::time::Duration;
     after_help = "Scenarios: show, head, list-brief, list-detail, filter-property, \
                   filter-and-sort, page-walk, create, update, mixed (90% reads, 10% writes), \
                   healthz (GET /healthz: the HTTP stack's ceiling; glimpse only).\n\n\
+                  v2 scenarios (the v2 images API at --images-url; in `all` only with it): \
+                  v2-show, v2-list, v2-list-filter, v2-patch (JSON patch of min_ram and a \
+                  property, no If-Match), on the same image ids.\n\n\
                   Data scenarios (the v2 images API at --images-url; run on their own): \
                   upload, download, each --data-size bytes per transfer on every connection.\n\n\
                   Any answer other than 2xx counts as an error; a run with errors says so \
@@ -141,9 +144,11 @@ struct Args {
     #[arg(long, default_value_t = 42)]
     rng_seed: u64,
 
-    /// The v2 images API, for the data scenarios (upload, download).
-    #[arg(long, default_value = "http://127.0.0.1:9292")]
-    images_url: String,
+    /// Base URL of the v2 images API (e.g. http://127.0.0.1:9292): the v2 scenarios run
+    /// only with it (`all` includes them then). The data scenarios (upload, download) use
+    /// http://127.0.0.1:9292 without it.
+    #[arg(long)]
+    images_url: Option<String>,
 
     /// Bytes of each image the data scenarios upload or download [default: 256 MiB].
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
@@ -213,6 +218,9 @@ fn header_auth(args: &Args) -> Result<(HeaderMap, bool), String> {
     Ok((h, admin))
 }
 
+/// Where the data scenarios find the v2 images API without --images-url: glimpse's default.
+const DEFAULT_IMAGES_URL: &str = "http://127.0.0.1:9292";
+
 fn positive_secs(name: &str, v: f64, allow_zero: bool) -> Result<Duration, String> {
     if v.is_finite() && (v > 0.0 || (allow_zero && v == 0.0)) {
         Ok(Duration::from_secs_f64(v))
@@ -253,7 +261,11 @@ async fn run_data(
     timeout: Duration,
 ) -> Result<u64, String> {
     let (headers, _) = auth_headers(args).await?;
-    let base = args.images_url.trim_end_matches('/');
+    let base = args
+        .images_url
+        .as_deref()
+        .unwrap_or(DEFAULT_IMAGES_URL)
+        .trim_end_matches('/');
     url::Url::parse(base).map_err(|e| format!("--images-url {base}: {e}"))?;
     // A transfer may take long: the timeout covers the slowest one.
     let timeout = timeout.max(Duration::from_secs(3600));
@@ -322,9 +334,16 @@ async fn run(args: Args) -> Result<u64, String> {
     if names.iter().any(|n| *n == "upload" || *n == "download") {
         return run_data(&args, &names, duration, timeout).await;
     }
-    let scenarios = Scenario::parse_list(&args.scenarios)?;
+    let scenarios = Scenario::parse_list(&args.scenarios, args.images_url.is_some())?;
     let base = args.url.trim_end_matches('/').to_owned();
     url::Url::parse(&base).map_err(|e| format!("--url {base}: {e}"))?;
+    let images_base = args
+        .images_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/').to_owned());
+    if let Some(u) = &images_base {
+        url::Url::parse(u).map_err(|e| format!("--images-url {u}: {e}"))?;
+    }
     let (headers, admin) = auth_headers(&args).await?;
     let started_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -342,8 +361,11 @@ async fn run(args: Args) -> Result<u64, String> {
         ));
     }
     println!(
-        "glimpse-bench {} -> {base} ({} connections, {}s per scenario{}, as {}){}",
+        "glimpse-bench {} -> {base}{} ({} connections, {}s per scenario{}, as {}){}",
         env!("CARGO_PKG_VERSION"),
+        images_base
+            .as_deref()
+            .map_or_else(String::new, |u| format!(" and {u} (v2)")),
         args.connections,
         args.duration,
         if warmup.is_zero() {
@@ -424,6 +446,7 @@ async fn run(args: Args) -> Result<u64, String> {
     };
     let target = Arc::new(Target {
         base: base.clone(),
+        images_base,
         ids: Arc::new(ids),
         catalog_size: catalog_images,
         seed: args.rng_seed,

@@ -23,6 +23,14 @@ pub enum Op {
     Create,
     Update,
     Healthz,
+    /// `GET /v2/images/<id>` on the v2 images API.
+    V2Show,
+    /// `GET /v2/images?limit=25`.
+    V2List,
+    /// `GET /v2/images?limit=25&<property>=<value>`, the filters of `filter-property`.
+    V2ListFilter,
+    /// `PATCH /v2/images/<id>`: `min_ram` replaced and a property set, with no If-Match.
+    V2Patch,
 }
 
 impl Op {
@@ -38,12 +46,27 @@ impl Op {
             Op::Create => "create",
             Op::Update => "update",
             Op::Healthz => "healthz",
+            Op::V2Show => "v2-show",
+            Op::V2List => "v2-list",
+            Op::V2ListFilter => "v2-list-filter",
+            Op::V2Patch => "v2-patch",
         }
     }
 
     /// Whether the op needs ids of existing images.
     pub fn needs_ids(self) -> bool {
-        matches!(self, Op::Show | Op::Head | Op::Update)
+        matches!(
+            self,
+            Op::Show | Op::Head | Op::Update | Op::V2Show | Op::V2Patch
+        )
+    }
+
+    /// Whether the op goes to the v2 images API (`--images-url`) rather than the registry.
+    pub fn is_v2(self) -> bool {
+        matches!(
+            self,
+            Op::V2Show | Op::V2List | Op::V2ListFilter | Op::V2Patch
+        )
     }
 }
 
@@ -75,11 +98,19 @@ pub const ALL: &[Scenario] = &[
     Scenario::Single(Op::FilterProperty),
     Scenario::Single(Op::FilterAndSort),
     Scenario::Single(Op::PageWalk),
+    // The v2 reads before `create`, on the same catalog as the v1 reads.
+    Scenario::Single(Op::V2Show),
+    Scenario::Single(Op::V2List),
+    Scenario::Single(Op::V2ListFilter),
     Scenario::Single(Op::Create),
     Scenario::Single(Op::Update),
+    Scenario::Single(Op::V2Patch),
     Scenario::Mixed,
     Scenario::Single(Op::Healthz),
 ];
+
+/// The content type of a v2 PATCH body (the one Glance documents; 2.0 is the legacy one).
+const V2_PATCH: &str = "application/openstack-images-v2.1-json-patch";
 
 impl Scenario {
     pub fn name(self) -> &'static str {
@@ -96,6 +127,14 @@ impl Scenario {
         }
     }
 
+    /// Whether the scenario needs the v2 images API (`--images-url`).
+    pub fn is_v2(self) -> bool {
+        match self {
+            Scenario::Single(op) => op.is_v2(),
+            Scenario::Mixed => false,
+        }
+    }
+
     pub fn pick(self, rng: &mut Rng) -> Op {
         match self {
             Scenario::Single(op) => op,
@@ -103,12 +142,13 @@ impl Scenario {
         }
     }
 
-    /// Parses `--scenarios`: a comma-separated list of names, or `all`.
-    pub fn parse_list(s: &str) -> Result<Vec<Scenario>, String> {
+    /// Parses `--scenarios`: a comma-separated list of names, or `all`. Without the v2 images
+    /// API (`v2` false), `all` leaves the v2 scenarios out and naming one is an error.
+    pub fn parse_list(s: &str, v2: bool) -> Result<Vec<Scenario>, String> {
         let mut out = Vec::new();
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             if name == "all" {
-                out.extend_from_slice(ALL);
+                out.extend(ALL.iter().filter(|sc| v2 || !sc.is_v2()));
                 continue;
             }
             let sc = ALL.iter().find(|sc| sc.name() == name).ok_or_else(|| {
@@ -118,6 +158,12 @@ impl Scenario {
                     names.join(", ")
                 )
             })?;
+            if sc.is_v2() && !v2 {
+                return Err(format!(
+                    "scenario {name} runs against the v2 images API: give its base URL with \
+                     --images-url (e.g. http://127.0.0.1:9292)"
+                ));
+            }
             out.push(*sc);
         }
         if out.is_empty() {
@@ -131,6 +177,9 @@ impl Scenario {
 pub struct Target {
     /// The server's base URL, without a trailing slash.
     pub base: String,
+    /// The v2 images API's base URL (`--images-url`), without a trailing slash; the v2
+    /// scenarios run only with it.
+    pub images_base: Option<String>,
     /// Ids of images known to exist.
     pub ids: Arc<Vec<String>>,
     /// How many images the catalog was seeded with (for `build_id` filters).
@@ -195,6 +244,32 @@ impl Worker {
     /// The method, path and body of the next request of `op`.
     fn request(&mut self, t: &Target, op: Op) -> (Method, String, Option<Vec<u8>>) {
         match op {
+            Op::V2Show => (
+                Method::GET,
+                format!("/v2/images/{}", self.random_id(t)),
+                None,
+            ),
+            Op::V2List => (Method::GET, "/v2/images?limit=25".into(), None),
+            Op::V2ListFilter => {
+                let (k, v) = catalog::property_filter(&mut self.rng, t.catalog_size);
+                let path = query("/v2/images", &[("limit", "25"), (&k, &v)]);
+                (Method::GET, path, None)
+            }
+            Op::V2Patch => {
+                self.counter += 1;
+                let min_ram = *self.rng.pick(&[512u64, 1024, 2048, 4096]);
+                // `add` of a property that exists replaces it (RFC 6902), so every PATCH
+                // after an image's first one rewrites the same property.
+                let body = serde_json::json!([
+                    {"op": "replace", "path": "/min_ram", "value": min_ram},
+                    {"op": "add", "path": "/bench_touched", "value": self.counter.to_string()},
+                ]);
+                (
+                    Method::PATCH,
+                    format!("/v2/images/{}", self.random_id(t)),
+                    serde_json::to_vec(&body).ok(),
+                )
+            }
             Op::Show => (Method::GET, format!("/images/{}", self.random_id(t)), None),
             Op::Head => (Method::HEAD, format!("/images/{}", self.random_id(t)), None),
             Op::ListBrief => (Method::GET, "/images?limit=25".into(), None),
@@ -288,11 +363,24 @@ impl Worker {
 
     /// Sends one request of `op` and reads the whole answer.
     pub async fn run(&mut self, client: &Client, t: &Target, op: Op) -> Outcome {
+        let base = if op.is_v2() {
+            match &t.images_base {
+                Some(b) => b,
+                None => return Outcome::Transport(format!("{} needs --images-url", op.name())),
+            }
+        } else {
+            &t.base
+        };
         let (method, path, body) = self.request(t, op);
-        let mut req = client.request(method, format!("{}{path}", t.base));
+        let mut req = client.request(method, format!("{base}{path}"));
         if let Some(body) = body {
+            let content_type = if op == Op::V2Patch {
+                V2_PATCH
+            } else {
+                "application/json"
+            };
             req = req
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body);
         }
         let resp = match req.send().await {
@@ -340,12 +428,27 @@ mod tests {
 
     #[test]
     fn scenario_lists_parse() {
-        assert_eq!(Scenario::parse_list("all").map(|v| v.len()), Ok(ALL.len()));
         assert_eq!(
-            Scenario::parse_list("show, mixed"),
+            Scenario::parse_list("all", true).map(|v| v.len()),
+            Ok(ALL.len())
+        );
+        assert_eq!(
+            Scenario::parse_list("show, mixed", false),
             Ok(vec![Scenario::Single(Op::Show), Scenario::Mixed])
         );
-        assert!(Scenario::parse_list("shw").is_err());
-        assert!(Scenario::parse_list("").is_err());
+        assert!(Scenario::parse_list("shw", true).is_err());
+        assert!(Scenario::parse_list("", true).is_err());
+    }
+
+    #[test]
+    fn v2_scenarios_need_the_images_api() {
+        let without = Scenario::parse_list("all", false).expect("all");
+        assert!(!without.is_empty() && without.iter().all(|s| !s.is_v2()));
+        let err = Scenario::parse_list("show,v2-show", false).expect_err("refused");
+        assert!(err.contains("--images-url"), "{err}");
+        assert_eq!(
+            Scenario::parse_list("v2-patch", true),
+            Ok(vec![Scenario::Single(Op::V2Patch)])
+        );
     }
 }
