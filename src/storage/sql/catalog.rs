@@ -2,6 +2,7 @@
 //! property probes, and each write as one [`writes`](super::writes) transaction.
 
 use super::engine::{DbError, Engine, Planning, Session};
+use super::filter;
 use super::plan_hints::FrequentValues;
 use super::point_read::PointReads;
 use super::rows::{AnyRow, CountRow, ImageRow, MemberRow, SharedRow, TextRow};
@@ -139,9 +140,16 @@ impl<E: Engine> Catalog for SqlCatalog<E> {
             if query.limit == 0 {
                 return Ok(Vec::new());
             }
-            let Some(selective) = probe_selectivity::<E>(&mut s, query, &self.frequent).await?
-            else {
-                return Ok(Vec::new());
+            // A page that walks the sorted property index needs no probe: it reads as many
+            // entries as the page holds (or finds none).
+            let selective = if filter::sorted_property(query).is_some() {
+                vec![false]
+            } else {
+                let probed = probe_selectivity::<E>(&mut s, query, &self.frequent).await?;
+                let Some(selective) = probed else {
+                    return Ok(Vec::new());
+                };
+                selective
             };
             let page = st::list_images(E::BACKEND, query, marker.as_ref(), &selective);
             let rows = ImageRow { with_properties };

@@ -121,9 +121,57 @@ pub fn deleted_scope(scope: DeletedScope) -> Option<Condition> {
     }
 }
 
+/// Which property filter a page walks in the sorted property index
+/// (`ix_image_properties_sorted`, by name, value, then the image's `created_at` and id): the
+/// only one, when the list is in that index's order (`created_at`, then `id`, the same way;
+/// the default of both APIs). With several property filters, the rarest should drive, which
+/// takes the probes of `catalog::probe_selectivity`.
+pub fn sorted_property(q: &ListQuery) -> Option<usize> {
+    let in_index_order = matches!(
+        q.order.as_slice(),
+        [(SortKey::CreatedAt, a), (SortKey::Id, b)] if a == b
+    );
+    (in_index_order && q.filters.properties.len() == 1).then_some(0)
+}
+
+/// Where the `created_at` and `id` of the order are read: the image row, or the property row
+/// of the sorted filter (the same values, in index order).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SortSource {
+    Image,
+    Property,
+}
+
+impl SortSource {
+    pub fn of(sorted: Option<usize>) -> Self {
+        match sorted {
+            Some(_) => SortSource::Property,
+            None => SortSource::Image,
+        }
+    }
+
+    fn column(self, key: SortKey) -> (&'static str, &'static str) {
+        match (self, key) {
+            (SortSource::Property, SortKey::CreatedAt) => (PROPERTIES, IMAGE_CREATED_AT),
+            (SortSource::Property, SortKey::Id) => (PROPERTIES, IMAGE_ID),
+            _ => (IMAGES, column_of(key)),
+        }
+    }
+}
+
+/// `image_properties.value = value`, in the form the engine's property index holds.
+pub fn property_value(b: Backend, s: &mut SelectStatement, value: &str) {
+    if b == Backend::Postgres {
+        pg_value_prefix(s, value);
+    } else {
+        s.and_where(Expr::col((PROPERTIES, VALUE)).eq(value));
+    }
+}
+
 /// Exact-match, range and property filters. `selective[i]` says whether property filter `i`
-/// matches few enough images to drive the query (see `catalog::probe_selectivity`).
-pub fn filters(b: Backend, f: &Filters, selective: &[bool]) -> Condition {
+/// matches few enough images to drive the query (see `catalog::probe_selectivity`); the
+/// `sorted` one is the page's join (see [`sorted_property`]), not a condition here.
+pub fn filters(b: Backend, f: &Filters, selective: &[bool], sorted: Option<usize>) -> Condition {
     let mut c = Cond::all();
     let text = [
         (NAME, &f.name),
@@ -207,15 +255,14 @@ pub fn filters(b: Backend, f: &Filters, selective: &[bool]) -> Condition {
         ));
     }
     for (n, (name, value)) in f.properties.iter().enumerate() {
+        if sorted == Some(n) {
+            continue;
+        }
         let driving = selective.get(n).copied().unwrap_or(false);
         let mut sub = Query::select();
         sub.from(PROPERTIES)
             .and_where(Expr::col((PROPERTIES, NAME)).eq(name.as_str()));
-        if b == Backend::Postgres {
-            pg_value_prefix(&mut sub, value);
-        } else {
-            sub.and_where(Expr::col((PROPERTIES, VALUE)).eq(value.as_str()));
-        }
+        property_value(b, &mut sub, value);
         if driving {
             // Few images match: `id IN (...)` lets the planner start from the property
             // index and sort just those.
@@ -292,17 +339,22 @@ fn value_of(b: Backend, key: SortKey, m: &Image) -> Option<Value> {
 /// order's columns (each in its own direction) where NULL sorts before every value. A
 /// redundant range bound on the leading column lets every engine start an index scan at the
 /// marker instead of walking from the first row, so a page costs the same wherever it is.
-pub fn keyset(b: Backend, order: &[(SortKey, SortDir)], marker: &Image) -> Condition {
-    after(b, order, marker)
+pub fn keyset(
+    b: Backend,
+    order: &[(SortKey, SortDir)],
+    marker: &Image,
+    by: SortSource,
+) -> Condition {
+    after(b, order, marker, by)
 }
 
-fn after(b: Backend, cols: &[(SortKey, SortDir)], m: &Image) -> Condition {
+fn after(b: Backend, cols: &[(SortKey, SortDir)], m: &Image, by: SortSource) -> Condition {
     let Some((&(first, dir), rest)) = cols.split_first() else {
         // Equal on every column: not after.
         return Cond::all().add(Expr::cust("1 = 0"));
     };
-    let c = col(column_of(first));
-    let tail = || after(b, rest, m);
+    let c = Expr::col(by.column(first));
+    let tail = || after(b, rest, m, by);
     match (value_of(b, first, m), dir) {
         (None, SortDir::Asc) => Cond::any()
             .add(c.clone().is_not_null())
@@ -330,13 +382,13 @@ fn after(b: Backend, cols: &[(SortKey, SortDir)], m: &Image) -> Condition {
 
 /// ORDER BY the total order. NULLs first ascending and last descending, which is SQLite's and
 /// MySQL's natural order; PostgreSQL is told explicitly.
-pub fn order(b: Backend, stmt: &mut SelectStatement, order: &[(SortKey, SortDir)]) {
+pub fn order(b: Backend, stmt: &mut SelectStatement, order: &[(SortKey, SortDir)], by: SortSource) {
     for &(k, dir) in order {
         let o = match dir {
             SortDir::Asc => Order::Asc,
             SortDir::Desc => Order::Desc,
         };
-        let c = (IMAGES, column_of(k));
+        let c = by.column(k);
         if b == Backend::Postgres && k.nullable() {
             let nulls = match dir {
                 SortDir::Asc => NullOrdering::First,
@@ -350,7 +402,12 @@ pub fn order(b: Backend, stmt: &mut SelectStatement, order: &[(SortKey, SortDir)
 }
 
 /// The whole WHERE of a list query, marker excluded.
-pub fn list_condition(b: Backend, q: &ListQuery, selective: &[bool]) -> Condition {
+pub fn list_condition(
+    b: Backend,
+    q: &ListQuery,
+    selective: &[bool],
+    sorted: Option<usize>,
+) -> Condition {
     let mut c = Cond::all();
     if let Some(v) = visibility(&q.visibility) {
         c = c.add(v);
@@ -358,5 +415,5 @@ pub fn list_condition(b: Backend, q: &ListQuery, selective: &[bool]) -> Conditio
     if let Some(d) = deleted_scope(q.deleted) {
         c = c.add(d);
     }
-    c.add(filters(b, &q.filters, selective))
+    c.add(filters(b, &q.filters, selective, sorted))
 }

@@ -177,7 +177,9 @@ impl<E: Engine> SqlCatalog<E> {
                 )),
                 other => other,
             })?;
-            if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
+            let props =
+                st::insert_properties(E::BACKEND, &image.id, image.created_at, &image.properties);
+            if let Some(ins) = props {
                 tx.execute(E::render(&ins)).await?;
             }
             if let Some(ins) = st::insert_tags(&image.id, &image.tags) {

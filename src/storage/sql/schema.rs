@@ -95,6 +95,8 @@ pub const fn col(name: &str) -> usize {
 
 pub const PROPERTIES: &str = "image_properties";
 pub const IMAGE_ID: &str = "image_id";
+/// The image's `created_at`, copied into each of its property rows (see migration 0007).
+pub const IMAGE_CREATED_AT: &str = "image_created_at";
 pub const VALUE: &str = "value";
 
 pub const MEMBERS: &str = "image_members";

@@ -121,11 +121,24 @@ pub fn list_images(
     selective: &[bool],
 ) -> SelectStatement {
     let mut s = select_images();
-    s.cond_where(filter::list_condition(b, q, selective));
-    if let Some(m) = marker {
-        s.cond_where(filter::keyset(b, &q.order, m));
+    let sorted = filter::sorted_property(q);
+    if let Some(n) = sorted {
+        // The page walks this filter's entries in the sorted property index, in list order,
+        // and stops at the limit: 25 entries for a page, however many images match.
+        s.inner_join(
+            PROPERTIES,
+            Expr::col((PROPERTIES, IMAGE_ID)).equals((IMAGES, ID)),
+        );
+        let (name, value) = &q.filters.properties[n];
+        s.and_where(Expr::col((PROPERTIES, NAME)).eq(name.as_str()));
+        filter::property_value(b, &mut s, value);
     }
-    filter::order(b, &mut s, &q.order);
+    s.cond_where(filter::list_condition(b, q, selective, sorted));
+    let by = filter::SortSource::of(sorted);
+    if let Some(m) = marker {
+        s.cond_where(filter::keyset(b, &q.order, m, by));
+    }
+    filter::order(b, &mut s, &q.order, by);
     s.limit(q.limit);
     s
 }
@@ -138,14 +151,26 @@ pub fn delete_properties(id: &ImageId) -> DeleteStatement {
 }
 
 /// Inserts all of `props`; `None` when there are none (an empty INSERT is invalid SQL).
-pub fn insert_properties(id: &ImageId, props: &Properties) -> Option<InsertStatement> {
+/// Each row carries the image's `created_at`, the sort key of the sorted property index.
+pub fn insert_properties(
+    b: Backend,
+    id: &ImageId,
+    created_at: Timestamp,
+    props: &Properties,
+) -> Option<InsertStatement> {
     if props.is_empty() {
         return None;
     }
     let mut ins = Query::insert();
-    ins.into_table(PROPERTIES).columns([IMAGE_ID, NAME, VALUE]);
+    ins.into_table(PROPERTIES)
+        .columns([IMAGE_ID, NAME, VALUE, IMAGE_CREATED_AT]);
     for (k, v) in props {
-        ins.values_panic([id.as_str().into(), k.as_str().into(), v.as_str().into()]);
+        ins.values_panic([
+            id.as_str().into(),
+            k.as_str().into(),
+            v.as_str().into(),
+            b.ts(created_at).into(),
+        ]);
     }
     Some(ins)
 }

@@ -127,7 +127,9 @@ impl<E: Engine> WriteAttempt<E> for CreateImage<'_> {
         let image = self.0;
         tx.execute(E::render(&st::insert_image(E::BACKEND, image)?))
             .await?;
-        if let Some(ins) = st::insert_properties(&image.id, &image.properties) {
+        let props =
+            st::insert_properties(E::BACKEND, &image.id, image.created_at, &image.properties);
+        if let Some(ins) = props {
             tx.execute(E::render(&ins)).await?;
         }
         if let Some(ins) = st::insert_tags(&image.id, &image.tags) {
@@ -149,10 +151,12 @@ impl<E: Engine, F: Edit> WriteAttempt<E> for UpdateImage<'_, F> {
 
     async fn run(&self, tx: &mut E::Session) -> Result<Done<Image>, Fail> {
         let (current, next) = compare_and_set::<E>(tx, self.id, self.vis, &self.edit).await?;
-        if next.properties != current.properties {
+        if next.properties != current.properties || next.created_at != current.created_at {
             tx.execute(E::render(&st::delete_properties(&next.id)))
                 .await?;
-            if let Some(ins) = st::insert_properties(&next.id, &next.properties) {
+            let props =
+                st::insert_properties(E::BACKEND, &next.id, next.created_at, &next.properties);
+            if let Some(ins) = props {
                 tx.execute(E::render(&ins)).await?;
             }
         }
