@@ -36,7 +36,7 @@ GLIMPSE_PORT=${GLIMPSE_PORT:-9491}
 GLIMPSE_IMAGES_PORT=${GLIMPSE_IMAGES_PORT:-9492}
 REGISTRY_PORT=${REGISTRY_PORT:-19191}
 GLANCE_PORT=${GLANCE_PORT:-19292}
-V1_SCENARIOS=${V1_SCENARIOS:-show,list-brief,list-detail,filter-property,filter-and-sort,page-walk,create,update,mixed}
+V1_SCENARIOS=${V1_SCENARIOS:-show,list-brief,list-detail,filter-property,filter-half,filter-1pct,filter-one,filter-and-sort,page-walk,create,update,mixed}
 V2_SCENARIOS=${V2_SCENARIOS:-v2-show,v2-list,v2-list-filter,v2-patch}
 cd "$(dirname "$0")/.."
 root=$PWD

@@ -71,6 +71,16 @@ pub fn tenant_id(n: u64) -> String {
     r.hex(32)
 }
 
+/// `bench_half` of image `i`: `even` or `odd`, each on half of the catalog.
+pub fn half(i: u64) -> &'static str {
+    if i % 2 == 0 { "even" } else { "odd" }
+}
+
+/// `bench_cohort` of image `i`: one of 100 values, each on 1 % of the catalog.
+pub fn cohort(i: u64) -> String {
+    format!("c{:02}", i % 100)
+}
+
 /// The value of the `build_id` property of image number `i` (unique per image).
 pub fn build_id(i: u64) -> String {
     format!("b{i:08}")
@@ -138,7 +148,9 @@ pub fn image_body(seed: u64, i: u64, id: &str, tenant_as_owner: bool) -> Value {
     props.insert("os_distro".into(), Value::from(*distro));
     props.insert("architecture".into(), Value::from(*arch));
     props.insert("build_id".into(), Value::from(build_id(i)));
-    let extra = r.below(8) as usize; // 0..=7 more: 3 to 10 in all
+    props.insert("bench_half".into(), Value::from(half(i)));
+    props.insert("bench_cohort".into(), Value::from(cohort(i)));
+    let extra = r.below(8) as usize; // 0..=7 more: 5 to 12 in all
     let mut keys: Vec<&str> = OPTIONAL_KEYS.to_vec();
     for k in 0..extra {
         let j = k + r.below((keys.len() - k) as u64) as usize;
@@ -199,12 +211,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn images_have_three_to_ten_properties_and_valid_format_pairs() {
+    fn images_have_five_to_twelve_properties_and_valid_format_pairs() {
         for i in 0..2000 {
             let body = image_body(1, i, "00000000-0000-0000-0000-000000000000", true);
             let img = &body["image"];
             let n = img["properties"].as_object().map_or(0, Map::len);
-            assert!((3..=10).contains(&n), "{n} properties");
+            assert!((5..=12).contains(&n), "{n} properties");
             let (d, c) = (
                 img["disk_format"].as_str(),
                 img["container_format"].as_str(),
@@ -214,6 +226,8 @@ mod tests {
                 assert_eq!(d, c);
             }
             assert_eq!(img["properties"]["build_id"], build_id(i));
+            assert_eq!(img["properties"]["bench_half"], half(i));
+            assert_eq!(img["properties"]["bench_cohort"], cohort(i));
         }
     }
 }

@@ -18,6 +18,11 @@ pub enum Op {
     ListBrief,
     ListDetail,
     FilterProperty,
+    /// `filter-property` at three fixed selectivities: a value on half of the catalog, on
+    /// 1 %, and on one image.
+    FilterHalf,
+    FilterPercent,
+    FilterOne,
     FilterAndSort,
     PageWalk,
     Create,
@@ -41,6 +46,9 @@ impl Op {
             Op::ListBrief => "list-brief",
             Op::ListDetail => "list-detail",
             Op::FilterProperty => "filter-property",
+            Op::FilterHalf => "filter-half",
+            Op::FilterPercent => "filter-1pct",
+            Op::FilterOne => "filter-one",
             Op::FilterAndSort => "filter-and-sort",
             Op::PageWalk => "page-walk",
             Op::Create => "create",
@@ -96,6 +104,9 @@ pub const ALL: &[Scenario] = &[
     Scenario::Single(Op::ListBrief),
     Scenario::Single(Op::ListDetail),
     Scenario::Single(Op::FilterProperty),
+    Scenario::Single(Op::FilterHalf),
+    Scenario::Single(Op::FilterPercent),
+    Scenario::Single(Op::FilterOne),
     Scenario::Single(Op::FilterAndSort),
     Scenario::Single(Op::PageWalk),
     // The v2 reads before `create`, on the same catalog as the v1 reads.
@@ -278,6 +289,16 @@ impl Worker {
                 let (k, v) = catalog::property_filter(&mut self.rng, t.catalog_size);
                 let key = format!("property-{k}");
                 let path = query("/images/detail", &[(&key, &v), ("limit", "25")]);
+                (Method::GET, path, None)
+            }
+            Op::FilterHalf | Op::FilterPercent | Op::FilterOne => {
+                let i = self.rng.below(t.catalog_size.max(1));
+                let (key, value) = match op {
+                    Op::FilterHalf => ("property-bench_half", catalog::half(i).to_owned()),
+                    Op::FilterPercent => ("property-bench_cohort", catalog::cohort(i)),
+                    _ => ("property-build_id", catalog::build_id(i)),
+                };
+                let path = query("/images/detail", &[(key, &value), ("limit", "25")]);
                 (Method::GET, path, None)
             }
             Op::FilterAndSort => {
