@@ -73,7 +73,7 @@ pub fn tenant_id(n: u64) -> String {
 
 /// `bench_half` of image `i`: `even` or `odd`, each on half of the catalog.
 pub fn half(i: u64) -> &'static str {
-    if i % 2 == 0 { "even" } else { "odd" }
+    if i.is_multiple_of(2) { "even" } else { "odd" }
 }
 
 /// `bench_cohort` of image `i`: one of 100 values, each on 1 % of the catalog.
