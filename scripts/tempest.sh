@@ -211,8 +211,8 @@ build_interval = 1
 disk_formats = ami,ari,aki,vhd,vmdk,raw,qcow2,vdi,iso,vhdx,ploop
 container_formats = ami,ari,aki,bare,ovf,ova,docker,compressed
 image_caching_enabled = false
-# No HTTP image: this machine has no internet, and the only users of it (tasks, locations) are
-# features glimpse does not have (tasks are 404, locations 403).
+# No HTTP image: the test machines have no internet. Its only users are the task test (skipped by
+# tempest itself, bug 2030527) and the location tests (skipped: manage_locations = false).
 http_image =
 
 [image-feature-enabled]
@@ -225,7 +225,8 @@ image_format_enforcement = false
 do_secure_hash = true
 http_store_enabled = false
 
-# glimpse enforces Glance's new default policies (reader/member/admin roles): test them.
+# glimpse enforces Glance's new default policies (reader/member/admin roles, spec §5): tempest
+# then also runs the read tests as a project reader.
 [enforce_scope]
 glance = true
 
