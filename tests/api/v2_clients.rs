@@ -2,12 +2,12 @@
 //! (`openstack --os-auth-type none --os-endpoint …`) and python-glanceclient, creating,
 //! listing, changing and deleting images, checked through the HTTP API too.
 
-use crate::services;
+use crate::client_support;
 use crate::support::{Backend, TestServer};
 use crate::v2_support::{self as v2, no_content};
 use glimpse::config::{AuthMode, ServerConfig};
 use serde_json::{Value, json};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 async fn noauth_server() -> TestServer {
     TestServer::start_with(Backend::Sqlite, |c: &mut ServerConfig| {
@@ -16,57 +16,17 @@ async fn noauth_server() -> TestServer {
     .await
 }
 
-fn quote(arg: &str) -> String {
-    format!("'{}'", arg.replace('\'', r"'\''"))
-}
-
 /// Runs `openstack --os-auth-type none --os-endpoint <v2> <args>` and returns its output.
-/// With `tty`, stdin is a pseudo-terminal (through `script`): `image create` without
-/// `--file` reads image data from any other stdin.
+/// With `tty`, stdin is a pseudo-terminal: `image create` without `--file` reads image data
+/// from any other stdin.
 async fn openstack(srv: &TestServer, args: &[&str], tty: bool) -> Output {
-    let bin = services::openstack_clients().openstack.clone();
-    let mut all: Vec<String> = vec![
-        "--os-auth-type".into(),
-        "none".into(),
-        "--os-endpoint".into(),
-        srv.v2.clone(),
-    ];
-    all.extend(args.iter().map(|a| (*a).to_owned()));
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = if tty {
-            let line = std::iter::once(bin.display().to_string())
-                .chain(all)
-                .map(|a| quote(&a))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let mut c = Command::new("script");
-            c.args(["-qec", &line, "/dev/null"]);
-            c
-        } else {
-            let mut c = Command::new(&bin);
-            c.args(&all);
-            c
-        };
-        cmd.stdin(Stdio::null())
-            .output()
-            .expect("run the openstack client")
-    })
-    .await
-    .expect("client task")
+    client_support::openstack_noauth(srv).run(args, tty).await
 }
 
-/// `openstack … -f json`, asserting success, parsed.
+/// `openstack … -f json` (the arguments carry `-f json`), asserting success, parsed.
 async fn openstack_json(srv: &TestServer, args: &[&str], tty: bool) -> Value {
-    let out = openstack(srv, args, tty).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "openstack {args:?}: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // `script` may add carriage returns.
-    serde_json::from_str(&stdout.replace('\r', ""))
+    let stdout = client_support::openstack_noauth(srv).ok(args, tty).await;
+    serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("openstack {args:?}: not JSON ({e}): {stdout}"))
 }
 
@@ -196,23 +156,7 @@ async fn v2_openstack_client_creates_lists_shows_sets_and_deletes_images() {
 
 /// `glance --os-image-url <v2> --os-auth-token x <args>`.
 async fn glance(srv: &TestServer, args: &[&str]) -> Output {
-    let bin = services::openstack_clients().glance.clone();
-    let mut all: Vec<String> = vec![
-        "--os-image-url".into(),
-        srv.v2.clone(),
-        "--os-auth-token".into(),
-        "token".into(),
-    ];
-    all.extend(args.iter().map(|a| (*a).to_owned()));
-    tokio::task::spawn_blocking(move || {
-        Command::new(&bin)
-            .args(&all)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the glance client")
-    })
-    .await
-    .expect("client task")
+    client_support::glance_noauth(srv).run(args, false).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
