@@ -501,7 +501,7 @@ async fn run(args: Args) -> Result<u64, String> {
                 max_rss_kib_during: max_rss,
             });
             let r = ScenarioReport::new(sc.name(), args.connections, measured, warm, memory);
-            println!("{}", report::row(&r));
+            println!("{}", report::rows(&r));
             if r.errors > 0 || r.warmup_errors > 0 {
                 report::loud(&format!(
                     "scenario {} had {} errors ({} more in warm-up); first: {}",
@@ -549,7 +549,7 @@ async fn run(args: Args) -> Result<u64, String> {
         println!("\nsummary ({catalog_images} images in the catalog):");
         println!("{}", report::header());
         for r in &reports {
-            println!("{}", report::row(r));
+            println!("{}", report::rows(r));
         }
     }
     if let Some(ratio) = show_to_healthz {

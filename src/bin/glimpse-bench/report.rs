@@ -1,6 +1,7 @@
 //! What a run reports: the table on stdout, the JSON file, and the server's memory.
 
 use crate::runner::Measured;
+use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,6 +47,27 @@ pub struct Latency {
     pub max: f64,
 }
 
+impl Latency {
+    fn of(h: &Histogram<u64>) -> Self {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        Latency {
+            mean: h.mean() / 1000.0,
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            max: h.max() as f64 / 1000.0,
+        }
+    }
+}
+
+/// One side of a mix: its requests and their latencies.
+#[derive(Debug, Clone, Serialize)]
+pub struct Part {
+    pub requests: u64,
+    pub latency_ms: Latency,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioReport {
     pub name: String,
@@ -59,6 +81,9 @@ pub struct ScenarioReport {
     pub statuses: BTreeMap<u16, u64>,
     /// Requests by kind (for `mixed`).
     pub ops: BTreeMap<&'static str, u64>,
+    /// A mix's reads and writes apart (only when it has both).
+    pub reads: Option<Part>,
+    pub writes: Option<Part>,
     pub error_samples: Vec<String>,
     pub warmup_requests: u64,
     pub warmup_errors: u64,
@@ -73,7 +98,14 @@ impl ScenarioReport {
         warmup: Option<Measured>,
         memory: Option<MemReport>,
     ) -> Self {
-        let ms = |q: f64| m.hist.value_at_quantile(q) as f64 / 1000.0;
+        let mixes = !m.reads.is_empty() && !m.writes.is_empty();
+        let part = |h: &Histogram<u64>| {
+            mixes.then(|| Part {
+                requests: h.len(),
+                latency_ms: Latency::of(h),
+            })
+        };
+        let (reads, writes) = (part(&m.reads), part(&m.writes));
         let secs = m.elapsed.as_secs_f64();
         let (warmup_requests, warmup_errors, mut samples) = match warmup {
             Some(w) => (w.requests, w.errors, w.samples),
@@ -92,16 +124,11 @@ impl ScenarioReport {
                 0.0
             },
             errors: m.errors,
-            latency_ms: Latency {
-                mean: m.hist.mean() / 1000.0,
-                p50: ms(0.5),
-                p90: ms(0.9),
-                p99: ms(0.99),
-                p999: ms(0.999),
-                max: m.hist.max() as f64 / 1000.0,
-            },
+            latency_ms: Latency::of(&m.hist),
             statuses: m.statuses,
             ops: m.ops,
+            reads,
+            writes,
             error_samples: samples,
             warmup_requests,
             warmup_errors,
@@ -187,6 +214,27 @@ pub fn header() -> String {
         "{:<16} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>10}",
         "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "rss MiB"
     )
+}
+
+/// The row, and for a mix a row each for its reads and its writes.
+pub fn rows(r: &ScenarioReport) -> String {
+    let mut out = row(r);
+    let secs = r.duration_s.max(f64::MIN_POSITIVE);
+    for (label, part) in [("reads", &r.reads), ("writes", &r.writes)] {
+        if let Some(p) = part {
+            let l = &p.latency_ms;
+            out.push_str(&format!(
+                "\n{:<16} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+                format!("  {} {label}", r.name),
+                p.requests as f64 / secs,
+                l.p50,
+                l.p90,
+                l.p99,
+                l.max
+            ));
+        }
+    }
+    out
 }
 
 pub fn row(r: &ScenarioReport) -> String {

@@ -37,6 +37,10 @@ pub fn client(headers: &HeaderMap, timeout: Duration) -> Result<Client, String> 
 /// What one phase of a scenario measured.
 pub struct Measured {
     pub hist: Histogram<u64>,
+    /// The same requests split into reads and writes (a mix's reads must not wait for its
+    /// writes, and one histogram hides whether they do).
+    pub reads: Histogram<u64>,
+    pub writes: Histogram<u64>,
     pub requests: u64,
     pub errors: u64,
     /// Answers by status (0 for requests that got no answer).
@@ -50,6 +54,8 @@ impl Measured {
     fn new() -> Self {
         Measured {
             hist: new_histogram(),
+            reads: new_histogram(),
+            writes: new_histogram(),
             requests: 0,
             errors: 0,
             statuses: BTreeMap::new(),
@@ -62,6 +68,8 @@ impl Measured {
     fn merge(&mut self, other: Measured) {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.hist.add(&other.hist);
+        let _ = self.reads.add(&other.reads);
+        let _ = self.writes.add(&other.writes);
         self.requests += other.requests;
         self.errors += other.errors;
         for (k, v) in other.statuses {
@@ -82,6 +90,11 @@ impl Measured {
         *self.ops.entry(op.name()).or_default() += 1;
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
         self.hist.saturating_record(micros);
+        if op.is_write() {
+            self.writes.saturating_record(micros);
+        } else {
+            self.reads.saturating_record(micros);
+        }
         let (status, sample) = match outcome {
             Outcome::Ok => (200, None),
             Outcome::Status(code, body) => (code, Some(format!("{} -> {code}: {body}", op.name()))),

@@ -69,6 +69,11 @@ impl Op {
         )
     }
 
+    /// Whether the op changes the catalog (for `mixed`'s separate read and write latencies).
+    pub fn is_write(self) -> bool {
+        matches!(self, Op::Create | Op::Update | Op::V2Patch)
+    }
+
     /// Whether the op goes to the v2 images API (`--images-url`) rather than the registry.
     pub fn is_v2(self) -> bool {
         matches!(
