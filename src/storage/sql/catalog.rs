@@ -153,8 +153,12 @@ impl<E: Engine> Catalog for SqlCatalog<E> {
             };
             let page = st::list_images(E::BACKEND, query, marker.as_ref(), &selective);
             let rows = ImageRow { with_properties };
-            Ok(s.fetch(E::render(&page), Planning::PerValues, &rows)
-                .await?)
+            let planning = if filter::plan_fits_every_value(query) {
+                Planning::Cached
+            } else {
+                Planning::PerValues
+            };
+            Ok(s.fetch(E::render(&page), planning, &rows).await?)
         })
         .await
     }

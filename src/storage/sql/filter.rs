@@ -127,11 +127,32 @@ pub fn deleted_scope(scope: DeletedScope) -> Option<Condition> {
 /// the default of both APIs). With several property filters, the rarest should drive, which
 /// takes the probes of `catalog::probe_selectivity`.
 pub fn sorted_property(q: &ListQuery) -> Option<usize> {
-    let in_index_order = matches!(
+    (in_index_order(q) && q.filters.properties.len() == 1).then_some(0)
+}
+
+/// The default order of both APIs: `created_at`, then `id`, the same way.
+fn in_index_order(q: &ListQuery) -> bool {
+    matches!(
         q.order.as_slice(),
         [(SortKey::CreatedAt, a), (SortKey::Id, b)] if a == b
-    );
-    (in_index_order && q.filters.properties.len() == 1).then_some(0)
+    )
+}
+
+/// Whether a page's best plan is the same for every value of its parameters, so that it may
+/// be prepared once per connection instead of planned per request (on PostgreSQL planning a
+/// filtered page cost as much as running it): the default order, no filter but the
+/// visibility and `os_hidden` ones, and at most one property filter, walked in the sorted
+/// property index. Other filters are planned for their values: a rare name or size range
+/// deserves its own index, a frequent one the order's.
+pub fn plan_fits_every_value(q: &ListQuery) -> bool {
+    let f = &q.filters;
+    let scaffolding = Filters {
+        visibility: f.visibility,
+        os_hidden: f.os_hidden,
+        properties: f.properties.clone(),
+        ..Filters::default()
+    };
+    in_index_order(q) && f.properties.len() <= 1 && *f == scaffolding
 }
 
 /// Where the `created_at` and `id` of the order are read: the image row, or the property row
