@@ -53,6 +53,12 @@ const READER_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// read again from the OS cache, or spilled mid-transaction, on most writes.
 const WRITER_CACHE_KIB: u32 = 32 * 1024;
 
+/// Each reader's page cache (KiB; SQLite's default is 2 MiB). A page of a rare property
+/// value reads its images from all over the table; with the default cache most of those
+/// pages were copied in again from the OS cache on every page (`filter-1pct` 20 % faster at
+/// 10,000 images with 32 MiB). Bounded: at most this much per reader, four readers.
+const READER_CACHE_KIB: u32 = 32 * 1024;
+
 /// Statements each connection keeps prepared (list queries come in many shapes).
 const STATEMENT_CACHE: usize = 64;
 
@@ -185,6 +191,8 @@ fn open_reader(path: &Path) -> Result<Connection> {
     )
     .map_err(open_failed)?;
     conn.pragma_update(None, "query_only", true)
+        .map_err(open_failed)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{READER_CACHE_KIB};"))
         .map_err(open_failed)?;
     conn.busy_timeout(READER_BUSY_TIMEOUT)
         .map_err(open_failed)?;
