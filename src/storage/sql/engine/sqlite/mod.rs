@@ -49,14 +49,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READER_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The writer's page cache (KiB; SQLite's default is 2 MiB): an insert touches a leaf of every
-/// index of the images and properties tables, and at a million images those leaves were
-/// read again from the OS cache, or spilled mid-transaction, on most writes.
+/// index of the images and properties tables, and with a small cache those leaves are read
+/// again from the OS cache, or spilled mid-transaction, on most writes.
 const WRITER_CACHE_KIB: u32 = 32 * 1024;
 
 /// Each reader's page cache (KiB; SQLite's default is 2 MiB). A page of a rare property
 /// value reads its images from all over the table; with the default cache most of those
-/// pages were copied in again from the OS cache on every page (`filter-1pct` 20 % faster at
-/// 10,000 images with 32 MiB). Bounded: at most this much per reader, four readers.
+/// pages are copied in again from the OS cache for every page served. Bounded: at most this
+/// much per reader, and there are at most four readers.
 const READER_CACHE_KIB: u32 = 32 * 1024;
 
 /// Statements each connection keeps prepared (list queries come in many shapes).
@@ -204,10 +204,8 @@ fn open_reader(path: &Path) -> Result<Connection> {
 
 /// Plans that do not depend on the values bound to a statement. Otherwise SQLite reads the
 /// bound `LIMIT` while planning a list and marks the statement to be compiled again whenever
-/// that parameter is bound anew, that is on every execution: a fifth of the server's time on
-/// `list-detail` went to parsing the same cached statement again. Glimpse's statements are
-/// shaped so that their plan is right for every value (the PostgreSQL engine caches the same
-/// ones for the same reason), so nothing is lost.
+/// that parameter is bound anew, that is on every execution of a cached statement. Glimpse's
+/// statements are shaped so that one plan is right for every value, so nothing is lost.
 fn stable_plans(conn: &Connection) -> Result<()> {
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
