@@ -106,6 +106,7 @@ impl ScenarioReport {
             })
         };
         let (reads, writes) = (part(&m.reads), part(&m.writes));
+        let latency_ms = Latency::of(&m.all());
         let secs = m.elapsed.as_secs_f64();
         let (warmup_requests, warmup_errors, mut samples) = match warmup {
             Some(w) => (w.requests, w.errors, w.samples),
@@ -124,7 +125,7 @@ impl ScenarioReport {
                 0.0
             },
             errors: m.errors,
-            latency_ms: Latency::of(&m.hist),
+            latency_ms,
             statuses: m.statuses,
             ops: m.ops,
             reads,

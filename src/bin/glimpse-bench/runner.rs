@@ -36,9 +36,8 @@ pub fn client(headers: &HeaderMap, timeout: Duration) -> Result<Client, String> 
 
 /// What one phase of a scenario measured.
 pub struct Measured {
-    pub hist: Histogram<u64>,
-    /// The same requests split into reads and writes (a mix's reads must not wait for its
-    /// writes, and one histogram hides whether they do).
+    /// Latencies of reads and of writes apart (a mix's reads must not wait for its writes,
+    /// and one histogram hides whether they do); [`Measured::all`] is both together.
     pub reads: Histogram<u64>,
     pub writes: Histogram<u64>,
     pub requests: u64,
@@ -53,7 +52,6 @@ pub struct Measured {
 impl Measured {
     fn new() -> Self {
         Measured {
-            hist: new_histogram(),
             reads: new_histogram(),
             writes: new_histogram(),
             requests: 0,
@@ -65,9 +63,16 @@ impl Measured {
         }
     }
 
+    /// Every request's latency, reads and writes together.
+    pub fn all(&self) -> Histogram<u64> {
+        let mut all = self.reads.clone();
+        // Both histograms have the same bounds, so adding cannot fail.
+        let _ = all.add(&self.writes);
+        all
+    }
+
     fn merge(&mut self, other: Measured) {
         // Both histograms have the same bounds, so adding cannot fail.
-        let _ = self.hist.add(&other.hist);
         let _ = self.reads.add(&other.reads);
         let _ = self.writes.add(&other.writes);
         self.requests += other.requests;
@@ -89,7 +94,6 @@ impl Measured {
         self.requests += 1;
         *self.ops.entry(op.name()).or_default() += 1;
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
-        self.hist.saturating_record(micros);
         if op.is_write() {
             self.writes.saturating_record(micros);
         } else {

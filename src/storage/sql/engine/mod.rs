@@ -36,12 +36,13 @@ impl Sql {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Planning {
     /// Prepared once per connection; a generic plan is welcome. For statements whose best
-    /// plan is the same for every value (lookups by id, by member): planning a point read
-    /// each time costs more than executing it.
+    /// plan is the same for every value (lookups by id, by member, and the pages that
+    /// `filter::plan_fits_every_value` admits): planning them each time costs as much as
+    /// running them, or more.
     Cached,
     /// Planned for its own values at every execution (on PostgreSQL an unnamed statement,
-    /// one extra round trip). For list queries: a generic plan for a property filter starts
-    /// from the property index and sorts every match, which is fast for a rare value and
+    /// one extra round trip). For the other list queries: a generic plan for a filter may
+    /// start from the wrong index and sort every match, which is fast for a rare value and
     /// very slow for a frequent one.
     PerValues,
 }
