@@ -1,6 +1,7 @@
 //! The catalog's algorithms, written once over any [`Engine`]: the reads, the list with its
 //! property probes, and each write as one [`writes`](super::writes) transaction.
 
+use super::coalesced_reads::CoalescedReads;
 use super::engine::{DbError, Engine, Planning, Session};
 use super::filter;
 use super::plan_hints::FrequentValues;
@@ -25,6 +26,8 @@ pub struct SqlCatalog<E> {
     /// Property values recently found frequent: their plan needs no probe.
     pub(super) frequent: Arc<FrequentValues>,
     point_reads: Arc<PointReads>,
+    /// Point reads gone together, on the engines where that pays ([`Engine::COALESCES_READS`]).
+    coalesced: Arc<CoalescedReads>,
 }
 
 impl<E> Clone for SqlCatalog<E> {
@@ -33,6 +36,7 @@ impl<E> Clone for SqlCatalog<E> {
             engine: Arc::clone(&self.engine),
             frequent: Arc::clone(&self.frequent),
             point_reads: Arc::clone(&self.point_reads),
+            coalesced: Arc::clone(&self.coalesced),
         }
     }
 }
@@ -43,11 +47,18 @@ impl<E: Engine> SqlCatalog<E> {
             engine: Arc::new(engine),
             frequent: Default::default(),
             point_reads: Default::default(),
+            coalesced: Default::default(),
         }
     }
 
     pub fn engine(&self) -> &E {
         &self.engine
+    }
+
+    /// The point-read queries sent so far on an engine that coalesces them.
+    #[cfg(test)]
+    pub fn coalesced_queries(&self) -> u64 {
+        self.coalesced.queries()
     }
 }
 
@@ -111,6 +122,9 @@ impl<E: Engine> Catalog for SqlCatalog<E> {
 
     async fn get_image(&self, id: &ImageId, vis: &Visibility) -> Result<Option<Image>> {
         timed("get_image", async {
+            if E::COALESCES_READS {
+                return Ok(self.coalesced.read(&self.engine, id, vis).await?);
+            }
             let mut s = self.engine.read().await?;
             let sql = self.point_reads.statement::<E>(id, vis);
             let row = ImageRow {

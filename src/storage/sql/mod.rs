@@ -7,6 +7,7 @@
 //! differs. [`SqlStore`] is the catalog on whichever engine the URL names.
 
 pub mod catalog;
+mod coalesced_reads;
 pub mod engine;
 pub mod filter;
 mod maintenance;

@@ -90,13 +90,26 @@ fn select_images() -> SelectStatement {
 pub fn select_image(id: &ImageId, vis: &Visibility) -> SelectStatement {
     let mut s = select_images();
     s.and_where(Expr::col((IMAGES, ID)).eq(id.as_str()));
+    readable_as(&mut s, vis);
+    s
+}
+
+/// The images among `ids` that [`select_image`] would read as `vis`, in no particular order.
+pub fn select_images_by_id(ids: &[&ImageId], vis: &Visibility) -> SelectStatement {
+    let mut s = select_images();
+    s.and_where(Expr::col((IMAGES, ID)).is_in(ids.iter().map(|id| id.as_str())));
+    readable_as(&mut s, vis);
+    s
+}
+
+/// What a read of single images as `vis` may return.
+fn readable_as(s: &mut SelectStatement, vis: &Visibility) {
     if let Some(v) = filter::visibility(vis) {
         s.cond_where(v);
     }
     if vis.is_restricted() {
         s.and_where(Expr::col((IMAGES, DELETED)).eq(false));
     }
-    s
 }
 
 /// The marker image of a list query: one this caller could page through (visible to them,

@@ -3,6 +3,7 @@
 use super::PoolSettings;
 use super::catalog::SqlCatalog;
 use super::engine::Engine;
+use super::engine::mysql::MySql;
 use super::engine::postgres::Postgres;
 use super::engine::sqlite::Sqlite;
 use super::test_db::TestDb;
@@ -180,7 +181,7 @@ async fn postgresql_plans_list_queries_for_their_values_and_reuses_point_reads()
     // The point read: the image row by id (no list, no write).
     let point = stats.iter().find(|s| {
         s.0.starts_with("SELECT")
-            && s.0.contains(r#""images"."id" = $1"#)
+            && s.0.contains(r#""images"."id" IN ($1)"#)
             && !s.0.contains("ORDER BY")
     });
     assert!(
@@ -283,4 +284,111 @@ async fn a_read_waits_for_a_free_connection_only_as_long_as_the_acquire_timeout(
     assert_eq!(served.len(), 1);
     assert_eq!(served[0].id, created.id);
     assert_eq!(served[0].properties, created.properties);
+}
+
+/// The images the coalescing test reads: public, private to tenant-a, private to tenant-b,
+/// and a deleted public one.
+fn reading_fixture() -> Vec<Image> {
+    use crate::domain::ImageVisibility;
+    let mut images: Vec<Image> = (0..4).map(|n| image(n, "linux")).collect();
+    images[1].visibility = ImageVisibility::Private;
+    images[1].owner = Some("tenant-a".into());
+    images[2].visibility = ImageVisibility::Private;
+    images[2].owner = Some("tenant-b".into());
+    images[3].deleted = true;
+    images[3].deleted_at = Some(Timestamp::now());
+    images
+}
+
+/// Every read of the fixture, by several callers, all at once; each gets what the store
+/// answers it.
+async fn read_all_at_once<C: Catalog>(store: &C, ids: &[ImageId]) -> Vec<Option<ImageId>> {
+    let callers = [
+        Visibility::Everything,
+        Visibility::Visible {
+            owner: Some("tenant-a".into()),
+        },
+        Visibility::Visible { owner: None },
+        Visibility::Readable {
+            project: Some("tenant-b".into()),
+        },
+    ];
+    let mut reads = Vec::new();
+    for _ in 0..3 {
+        for vis in &callers {
+            for id in ids {
+                reads.push(async move { store.get_image(id, vis).await });
+            }
+        }
+    }
+    let answers = futures::future::join_all(reads).await;
+    answers
+        .into_iter()
+        .map(|a| match a {
+            Ok(found) => found.map(|i| i.id),
+            Err(e) => panic!("a read failed: {e}"),
+        })
+        .collect()
+}
+
+/// Reads of single images that arrive together go to PostgreSQL and MySQL as a few queries,
+/// and each gets exactly what SQLite (one query per read) answers: its image if that caller
+/// may read it, else nothing.
+#[tokio::test]
+async fn concurrent_point_reads_coalesce_and_each_gets_its_own_answer() {
+    let images = reading_fixture();
+    let mut ids: Vec<ImageId> = images.iter().map(|i| i.id.clone()).collect();
+    ids.push(ImageId::from_trusted(uuid::Uuid::new_v4().to_string()));
+
+    let local = TestDb::sqlite();
+    let sqlite = sqlite_catalog(&local.url, &PoolSettings::default()).await;
+    for i in &images {
+        assert!(sqlite.create_image(i).await.is_ok());
+    }
+    let expected = read_all_at_once(&sqlite, &ids).await;
+    // The fixture tells the callers apart: tenant-a reads its own private image, not
+    // tenant-b's; nobody but the admin reads the deleted one; nobody reads the missing one.
+    assert_eq!(expected[1].as_ref(), Some(&ids[1]));
+    assert_eq!(expected[ids.len() + 1].as_ref(), Some(&ids[1]));
+    assert_eq!(expected[ids.len() + 2], None);
+    assert_eq!(expected[3].as_ref(), Some(&ids[3]));
+    assert_eq!(expected[ids.len() + 3], None);
+    assert!(expected[ids.len() - 1].is_none());
+
+    let pg = TestDb::postgres().await;
+    let Ok(engine) = Postgres::connect(&pg.url, &PoolSettings::default()) else {
+        panic!("store opens")
+    };
+    coalesced_reads_answer_as_sqlite(SqlCatalog::new(engine), &images, &ids, &expected).await;
+    pg.drop_database().await;
+
+    let my = TestDb::mysql().await;
+    let Ok(engine) = MySql::connect(&my.url, &PoolSettings::default()) else {
+        panic!("store opens")
+    };
+    coalesced_reads_answer_as_sqlite(SqlCatalog::new(engine), &images, &ids, &expected).await;
+    my.drop_database().await;
+}
+
+async fn coalesced_reads_answer_as_sqlite<E: Engine>(
+    store: SqlCatalog<E>,
+    images: &[Image],
+    ids: &[ImageId],
+    expected: &[Option<ImageId>],
+) {
+    assert!(store.migrate().await.is_ok());
+    for i in images {
+        assert!(store.create_image(i).await.is_ok());
+    }
+    let before = store.coalesced_queries();
+    let answers = read_all_at_once(&store, ids).await;
+    assert_eq!(answers, expected, "{:?}", E::BACKEND);
+    let queries = store.coalesced_queries() - before;
+    assert!(
+        queries * 3 <= answers.len() as u64,
+        "{} reads took {queries} queries on {:?}",
+        answers.len(),
+        E::BACKEND
+    );
+    store.close().await;
 }

@@ -59,6 +59,11 @@ pub trait Engine: Send + Sync + 'static {
     /// already holds the database's write lock.
     const LOCKS_ROWS: bool;
 
+    /// Whether concurrent reads of single images go to the database together (see
+    /// `coalesced_reads`): worth it where a query is a round trip over the network, not where
+    /// it is a call into the process's own SQLite.
+    const COALESCES_READS: bool;
+
     /// Renders a statement in this engine's dialect.
     fn render(stmt: &impl QueryStatementWriter) -> Sql;
 

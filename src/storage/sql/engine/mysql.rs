@@ -55,6 +55,7 @@ impl Engine for MySql {
     type Session = MySqlSession;
     const BACKEND: Backend = Backend::MySql;
     const LOCKS_ROWS: bool = true;
+    const COALESCES_READS: bool = true;
 
     fn render(stmt: &impl QueryStatementWriter) -> Sql {
         Sql::render(stmt, MysqlQueryBuilder)

@@ -62,6 +62,7 @@ impl Engine for Postgres {
     type Session = PgSession;
     const BACKEND: Backend = Backend::Postgres;
     const LOCKS_ROWS: bool = true;
+    const COALESCES_READS: bool = true;
 
     fn render(stmt: &impl QueryStatementWriter) -> Sql {
         Sql::render(stmt, PostgresQueryBuilder)

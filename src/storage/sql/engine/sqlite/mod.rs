@@ -230,6 +230,7 @@ impl Engine for Sqlite {
     type Session = SqliteSession;
     const BACKEND: Backend = Backend::Sqlite;
     const LOCKS_ROWS: bool = false;
+    const COALESCES_READS: bool = false;
 
     fn render(stmt: &impl QueryStatementWriter) -> Sql {
         Sql::render(stmt, SqliteQueryBuilder)
