@@ -69,6 +69,38 @@ impl Visibility {
         }
     }
 
+    /// The visibilities an image must have to be in this scope whoever owns it; `None`: any
+    /// (a scope that admits images by owner, ownerlessness or membership admits every
+    /// visibility).
+    fn only_visibilities(&self) -> Option<Vec<ImageVisibility>> {
+        use ImageVisibility::*;
+        match self {
+            Visibility::NonPublic => Some(vec![Community, Shared, Private]),
+            Visibility::PublicOwnShared { owner: None } => Some(vec![Public]),
+            Visibility::ListedFor {
+                project: None,
+                community,
+                ..
+            } => Some(if *community {
+                vec![Public, Community]
+            } else {
+                vec![Public]
+            }),
+            Visibility::AdminList {
+                project: None,
+                community: false,
+            } => Some(vec![Public, Shared, Private]),
+            Visibility::Everything
+            | Visibility::Visible { .. }
+            | Visibility::PublicOwnShared { owner: Some(_) }
+            | Visibility::Readable { .. }
+            | Visibility::ListedFor {
+                project: Some(_), ..
+            }
+            | Visibility::AdminList { .. } => None,
+        }
+    }
+
     /// Whether a non-admin reads through it (who never sees deleted rows).
     pub fn is_restricted(&self) -> bool {
         matches!(
@@ -273,6 +305,18 @@ pub fn may_choose_scope(caller: &Caller) -> bool {
 }
 
 impl ListQuery {
+    /// The visibilities an image must have to be listed (its scope and the `visibility`
+    /// filter together); `None`: any. A necessary condition, not the whole rule: storage
+    /// checks it early where an index holds a copy of each image's visibility.
+    pub fn listed_visibilities(&self) -> Option<Vec<ImageVisibility>> {
+        let scope = self.visibility.only_visibilities();
+        match (scope, self.filters.visibility) {
+            (scope, None) => scope,
+            (None, Some(v)) => Some(vec![v]),
+            (Some(scope), Some(v)) => Some(scope.into_iter().filter(|s| *s == v).collect()),
+        }
+    }
+
     /// The query a caller gets for what they asked: their visibility, the deleted scope
     /// (`changes-since` reports deletions), the default order and the page size within
     /// `limits`.

@@ -122,7 +122,7 @@ pub fn deleted_scope(scope: DeletedScope) -> Option<Condition> {
 }
 
 /// Which property filter a page walks in the sorted property index
-/// (`ix_image_properties_sorted`, by name, value, then the image's `created_at` and id): the
+/// (`ix_image_properties_listed`, by name, value, then the image's `created_at` and id): the
 /// only one, when the list is in that index's order (`created_at`, then `id`, the same way;
 /// the default of both APIs). With several property filters, the rarest should drive, which
 /// takes the probes of `catalog::probe_selectivity`.

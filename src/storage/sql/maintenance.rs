@@ -177,9 +177,7 @@ impl<E: Engine> SqlCatalog<E> {
                 )),
                 other => other,
             })?;
-            let props =
-                st::insert_properties(E::BACKEND, &image.id, image.created_at, &image.properties);
-            if let Some(ins) = props {
+            if let Some(ins) = st::insert_properties(E::BACKEND, &image) {
                 tx.execute(E::render(&ins)).await?;
             }
             if let Some(ins) = st::insert_tags(&image.id, &image.tags) {

@@ -97,6 +97,9 @@ pub const PROPERTIES: &str = "image_properties";
 pub const IMAGE_ID: &str = "image_id";
 /// The image's `created_at`, copied into each of its property rows (see migration 0007).
 pub const IMAGE_CREATED_AT: &str = "image_created_at";
+/// The image's visibility, copied into each of its property rows (see migration 0008; 0010 on
+/// MySQL).
+pub const IMAGE_VISIBILITY: &str = "image_visibility";
 pub const VALUE: &str = "value";
 
 pub const MEMBERS: &str = "image_members";

@@ -4,7 +4,7 @@ use super::Backend;
 use super::filter;
 use super::rows::{encode_properties, encode_tags};
 use super::schema::*;
-use crate::domain::image::{Properties, Tags};
+use crate::domain::image::Tags;
 use crate::domain::query::{DeletedScope, ListQuery, Visibility};
 use crate::domain::{Image, ImageId, MemberStatus, Timestamp};
 use crate::error::Result;
@@ -145,6 +145,12 @@ pub fn list_images(
         let (name, value) = &q.filters.properties[n];
         s.and_where(Expr::col((PROPERTIES, NAME)).eq(name.as_str()));
         filter::property_value(b, &mut s, value);
+        // Checked in the index entry: an image of another visibility is skipped without
+        // reading its row.
+        if let Some(only) = q.listed_visibilities() {
+            let only = only.into_iter().map(|v| v.as_str());
+            s.and_where(Expr::col((PROPERTIES, IMAGE_VISIBILITY)).is_in(only));
+        }
     }
     s.cond_where(filter::list_condition(b, q, selective, sorted));
     let by = filter::SortSource::of(sorted);
@@ -163,26 +169,23 @@ pub fn delete_properties(id: &ImageId) -> DeleteStatement {
         .to_owned()
 }
 
-/// Inserts all of `props`; `None` when there are none (an empty INSERT is invalid SQL).
-/// Each row carries the image's `created_at`, the sort key of the sorted property index.
-pub fn insert_properties(
-    b: Backend,
-    id: &ImageId,
-    created_at: Timestamp,
-    props: &Properties,
-) -> Option<InsertStatement> {
-    if props.is_empty() {
+/// Inserts all of `image`'s properties; `None` when there are none (an empty INSERT is
+/// invalid SQL). Each row carries the image's `created_at`, the sort key of the sorted
+/// property index, and its visibility, checked in that index.
+pub fn insert_properties(b: Backend, image: &Image) -> Option<InsertStatement> {
+    if image.properties.is_empty() {
         return None;
     }
     let mut ins = Query::insert();
     ins.into_table(PROPERTIES)
-        .columns([IMAGE_ID, NAME, VALUE, IMAGE_CREATED_AT]);
-    for (k, v) in props {
+        .columns([IMAGE_ID, NAME, VALUE, IMAGE_CREATED_AT, IMAGE_VISIBILITY]);
+    for (k, v) in &image.properties {
         ins.values_panic([
-            id.as_str().into(),
+            image.id.as_str().into(),
             k.as_str().into(),
             v.as_str().into(),
-            b.ts(created_at).into(),
+            b.ts(image.created_at).into(),
+            image.visibility.as_str().into(),
         ]);
     }
     Some(ins)

@@ -127,9 +127,7 @@ impl<E: Engine> WriteAttempt<E> for CreateImage<'_> {
         let image = self.0;
         tx.execute(E::render(&st::insert_image(E::BACKEND, image)?))
             .await?;
-        let props =
-            st::insert_properties(E::BACKEND, &image.id, image.created_at, &image.properties);
-        if let Some(ins) = props {
+        if let Some(ins) = st::insert_properties(E::BACKEND, image) {
             tx.execute(E::render(&ins)).await?;
         }
         if let Some(ins) = st::insert_tags(&image.id, &image.tags) {
@@ -151,12 +149,14 @@ impl<E: Engine, F: Edit> WriteAttempt<E> for UpdateImage<'_, F> {
 
     async fn run(&self, tx: &mut E::Session) -> Result<Done<Image>, Fail> {
         let (current, next) = compare_and_set::<E>(tx, self.id, self.vis, &self.edit).await?;
-        if next.properties != current.properties || next.created_at != current.created_at {
+        // The property rows carry copies of the image's created_at and visibility.
+        if next.properties != current.properties
+            || next.created_at != current.created_at
+            || next.visibility != current.visibility
+        {
             tx.execute(E::render(&st::delete_properties(&next.id)))
                 .await?;
-            let props =
-                st::insert_properties(E::BACKEND, &next.id, next.created_at, &next.properties);
-            if let Some(ins) = props {
+            if let Some(ins) = st::insert_properties(E::BACKEND, &next) {
                 tx.execute(E::render(&ins)).await?;
             }
         }
