@@ -147,7 +147,8 @@ impl Sqlite {
             }))
         };
         Ok(Sqlite {
-            writer: Arc::new(tokio::sync::Mutex::new(Writer::new(writer))),
+            writer: Writer::start(writer)
+                .map_err(|e| Error::Internal(format!("cannot start the SQLite committer: {e}")))?,
             readers,
             read_timeout: settings.acquire_timeout,
             write_timeout: settings.acquire_timeout.max(Duration::from_secs(10)),

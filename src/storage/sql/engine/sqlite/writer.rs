@@ -12,7 +12,7 @@
 use super::super::{DbError, DbErrorKind};
 use super::blocking;
 use rusqlite::Connection;
-use std::sync::Arc;
+use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
@@ -26,15 +26,29 @@ pub struct Writer {
     pending: usize,
     /// Where the open transaction's commit outcome goes, to every write in it.
     batch: watch::Sender<Option<Outcome>>,
+    /// Wakes the committer thread: a batch waits for its commit.
+    committer: mpsc::Sender<()>,
 }
 
 impl Writer {
-    pub fn new(conn: Connection) -> Self {
-        Writer {
+    /// The writer on `conn`, with its committer thread.
+    ///
+    /// The commit runs on a thread of its own rather than in a runtime task: a task would
+    /// wait its turn behind every ready request on the runtime's workers (under a read-heavy
+    /// load, most of a write's latency); the thread is woken at once.
+    pub fn start(conn: Connection) -> std::io::Result<Arc<Mutex<Writer>>> {
+        let (committer, wakes) = mpsc::channel();
+        let writer = Arc::new(Mutex::new(Writer {
             conn,
             pending: 0,
             batch: watch::Sender::new(None),
-        }
+            committer,
+        }));
+        let weak = Arc::downgrade(&writer);
+        std::thread::Builder::new()
+            .name("glimpse-sqlite-commit".into())
+            .spawn(move || commit_when_woken(weak, wakes))?;
+        Ok(writer)
     }
 
     /// Ends the open batch with `outcome` and starts the next one.
@@ -137,13 +151,15 @@ impl WriteSession {
             return Err(e.into());
         }
         guard.pending += 1;
-        let committer = guard.pending == 1;
+        // The batch's first write wakes the committer, which commits it once it gets the
+        // connection, after the writes queued meanwhile. Not this request itself: one
+        // cancelled while it waits must not leave its batch with nobody to commit it.
+        let woken = guard.pending > 1 || guard.committer.send(()).is_ok();
         let mut batch = guard.batch.subscribe();
         // Let the writes queued behind this one join the batch.
         drop(guard);
-        if committer {
-            // In a task of its own: a request cancelled while it waits must not leave its
-            // batch with nobody to commit it.
+        if !woken {
+            // The committer thread is gone (it never is while the writer lives).
             tokio::spawn(commit_when_at_head(Arc::clone(&self.writer)));
         }
         match batch.wait_for(Option::is_some).await {
@@ -189,11 +205,23 @@ impl Drop for WriteSession {
     }
 }
 
-/// Takes the writer behind every write queued now, and commits the batch they joined. The
-/// open batch is always this committer's: a batch is replaced only once it is settled, and
-/// the next batch's first write is its committer.
-///
-/// It waits as long as it takes, with no timeout: the writes of its batch wait for it.
+/// The committer thread: for each wake-up, takes the writer behind every write queued now
+/// and commits the batch they joined (the open one: a batch is replaced only once settled).
+/// It waits as long as it takes, with no timeout: the writes of its batch wait for it. It
+/// ends with the writer.
+fn commit_when_woken(writer: Weak<Mutex<Writer>>, wakes: mpsc::Receiver<()>) {
+    while wakes.recv().is_ok() {
+        let Some(writer) = writer.upgrade() else {
+            return;
+        };
+        let mut guard = writer.blocking_lock();
+        if guard.pending > 0 {
+            let _ = guard.commit_batch();
+        }
+    }
+}
+
+/// What the committer thread does, as a task: the fallback should that thread be gone.
 async fn commit_when_at_head(writer: Arc<Mutex<Writer>>) {
     let mut guard = writer.lock_owned().await;
     if guard.pending > 0 {
