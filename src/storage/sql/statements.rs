@@ -58,13 +58,21 @@ pub fn insert_image(b: Backend, i: &Image) -> Result<InsertStatement> {
         .to_owned())
 }
 
-/// Writes every column of `next`, only if the row still has `expected_version`.
-pub fn update_image(b: Backend, next: &Image, expected_version: i64) -> Result<UpdateStatement> {
+/// Writes the columns in which `next` differs from `current` (and the version), only if the
+/// row still has `current`'s version. Only the indexes of those columns change: an update that
+/// sets every column rewrites an entry in every index of the table.
+pub fn update_image(b: Backend, current: &Image, next: &Image) -> Result<UpdateStatement> {
+    let before = image_values(b, current)?;
+    let changed = image_values(b, next)?
+        .into_iter()
+        .zip(before)
+        .filter(|((column, now), (_, was))| *column == VERSION || now != was)
+        .map(|(set, _)| set);
     Ok(Query::update()
         .table(IMAGES)
-        .values(image_values(b, next)?)
+        .values(changed)
         .and_where(Expr::col(ID).eq(next.id.as_str()))
-        .and_where(Expr::col(VERSION).eq(expected_version))
+        .and_where(Expr::col(VERSION).eq(current.version))
         .to_owned())
 }
 
@@ -169,17 +177,38 @@ pub fn delete_properties(id: &ImageId) -> DeleteStatement {
         .to_owned()
 }
 
+/// Deletes the property rows of image `id` named in `names` (not empty).
+pub fn delete_some_properties(id: &ImageId, names: &[&str]) -> DeleteStatement {
+    Query::delete()
+        .from_table(PROPERTIES)
+        .and_where(Expr::col(IMAGE_ID).eq(id.as_str()))
+        .and_where(Expr::col(NAME).is_in(names.iter().copied()))
+        .to_owned()
+}
+
 /// Inserts all of `image`'s properties; `None` when there are none (an empty INSERT is
 /// invalid SQL). Each row carries the image's `created_at`, the sort key of the sorted
 /// property index, and its visibility, checked in that index.
 pub fn insert_properties(b: Backend, image: &Image) -> Option<InsertStatement> {
-    if image.properties.is_empty() {
-        return None;
-    }
+    insert_some_properties(b, image, |_| true)
+}
+
+/// Inserts the properties of `image` whose names `wanted` accepts; `None` if none is.
+pub fn insert_some_properties(
+    b: Backend,
+    image: &Image,
+    wanted: impl Fn(&str) -> bool,
+) -> Option<InsertStatement> {
+    let mut rows = image
+        .properties
+        .iter()
+        .filter(|(k, _)| wanted(k))
+        .peekable();
+    rows.peek()?;
     let mut ins = Query::insert();
     ins.into_table(PROPERTIES)
         .columns([IMAGE_ID, NAME, VALUE, IMAGE_CREATED_AT, IMAGE_VISIBILITY]);
-    for (k, v) in &image.properties {
+    for (k, v) in rows {
         ins.values_panic([
             image.id.as_str().into(),
             k.as_str().into(),

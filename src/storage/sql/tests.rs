@@ -541,3 +541,86 @@ fn lists_query_everything() -> ListQuery {
     q.limit = 100;
     q
 }
+
+/// The images a filter `property-<name>=<value>` lists, for an admin (any visibility).
+async fn listed_by_property<C: Catalog>(store: &C, name: &str, value: &str) -> Vec<ImageId> {
+    let mut q = lists_query_everything();
+    q.filters.properties = vec![(name.into(), value.into())];
+    match store.list_images(&q, false).await {
+        Ok(v) => v.into_iter().map(|i| i.id).collect(),
+        Err(e) => panic!("list: {e}"),
+    }
+}
+
+/// An update rewrites only the property rows that changed (and the columns that changed):
+/// afterwards every property filter finds the image by its new values only, and the image
+/// reads back as written.
+async fn an_update_leaves_the_property_rows_as_the_map<E: Engine>(store: SqlCatalog<E>) {
+    assert!(store.migrate().await.is_ok());
+    let mut img = image(0, "linux");
+    img.properties.insert("kept".into(), "same".into());
+    img.properties.insert("dropped".into(), "soon".into());
+    assert!(store.create_image(&img).await.is_ok());
+    let edit = |i: &Image| {
+        let mut next = i.clone();
+        next.properties.insert("os".into(), "bsd".into());
+        next.properties.remove("dropped");
+        next.properties.insert("added".into(), "new".into());
+        next.min_ram = 512;
+        next.version += 1;
+        Ok(next)
+    };
+    let updated = store
+        .update_image(&img.id, &Visibility::Everything, edit)
+        .await;
+    assert!(updated.is_ok(), "{updated:?}");
+    let one = vec![img.id.clone()];
+    for (name, value, found) in [
+        ("os", "bsd", true),
+        ("os", "linux", false),
+        ("kept", "same", true),
+        ("dropped", "soon", false),
+        ("added", "new", true),
+    ] {
+        let listed = listed_by_property(&store, name, value).await;
+        assert_eq!(
+            listed == one,
+            found,
+            "{name}={value}: {listed:?} ({:?})",
+            E::BACKEND
+        );
+    }
+    let Ok(Some(shown)) = store.get_image(&img.id, &Visibility::Everything).await else {
+        panic!("the image reads back")
+    };
+    let expected: Vec<(&str, &str)> = vec![("added", "new"), ("kept", "same"), ("os", "bsd")];
+    let got: Vec<(&str, &str)> = shown
+        .properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!((shown.min_ram, shown.name.as_deref()), (512, Some("img-0")));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_update_rewrites_only_the_changed_property_rows() {
+    let local = TestDb::sqlite();
+    an_update_leaves_the_property_rows_as_the_map(
+        sqlite_catalog(&local.url, &PoolSettings::default()).await,
+    )
+    .await;
+    let pg = TestDb::postgres().await;
+    let Ok(engine) = Postgres::connect(&pg.url, &PoolSettings::default()) else {
+        panic!("store opens")
+    };
+    an_update_leaves_the_property_rows_as_the_map(SqlCatalog::new(engine)).await;
+    pg.drop_database().await;
+    let my = TestDb::mysql().await;
+    let Ok(engine) = MySql::connect(&my.url, &PoolSettings::default()) else {
+        panic!("store opens")
+    };
+    an_update_leaves_the_property_rows_as_the_map(SqlCatalog::new(engine)).await;
+    my.drop_database().await;
+}

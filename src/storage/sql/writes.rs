@@ -110,7 +110,7 @@ async fn compare_and_set<E: Engine>(
         .pop()
         .ok_or_else(Error::image_not_found)?;
     let next = edit(&current)?;
-    let update = st::update_image(E::BACKEND, &next, current.version)?;
+    let update = st::update_image(E::BACKEND, &current, &next)?;
     if tx.execute(E::render(&update)).await? != 1 {
         return Err(Fail::Raced);
     }
@@ -149,14 +149,27 @@ impl<E: Engine, F: Edit> WriteAttempt<E> for UpdateImage<'_, F> {
 
     async fn run(&self, tx: &mut E::Session) -> Result<Done<Image>, Fail> {
         let (current, next) = compare_and_set::<E>(tx, self.id, self.vis, &self.edit).await?;
-        // The property rows carry copies of the image's created_at and visibility.
-        if next.properties != current.properties
-            || next.created_at != current.created_at
-            || next.visibility != current.visibility
-        {
+        // The property rows carry copies of the image's created_at and visibility: all are
+        // rewritten when one of those changes, else only the rows of changed properties.
+        if next.created_at != current.created_at || next.visibility != current.visibility {
             tx.execute(E::render(&st::delete_properties(&next.id)))
                 .await?;
             if let Some(ins) = st::insert_properties(E::BACKEND, &next) {
+                tx.execute(E::render(&ins)).await?;
+            }
+        } else if next.properties != current.properties {
+            let changed = |name: &str| next.properties.get(name) != current.properties.get(name);
+            let gone: Vec<&str> = current
+                .properties
+                .keys()
+                .map(String::as_str)
+                .filter(|k| changed(k))
+                .collect();
+            if !gone.is_empty() {
+                tx.execute(E::render(&st::delete_some_properties(&next.id, &gone)))
+                    .await?;
+            }
+            if let Some(ins) = st::insert_some_properties(E::BACKEND, &next, changed) {
                 tx.execute(E::render(&ins)).await?;
             }
         }
