@@ -88,11 +88,16 @@ impl CoalescedReads {
 
     /// Takes what waits, answers it, and again, until nothing waits.
     async fn run<E: Engine>(self: Arc<Self>, engine: Arc<E>) {
+        let mut running = Running {
+            reads: &self,
+            done: false,
+        };
         loop {
             let batch = {
                 let mut q = self.lock();
                 if q.waiting.is_empty() {
                     q.runners -= 1;
+                    running.done = true;
                     return;
                 }
                 let n = q.waiting.len().min(MAX_IDS);
@@ -143,6 +148,21 @@ impl CoalescedReads {
     #[cfg(test)]
     pub fn queries(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
+    }
+}
+
+/// A runner's place in the count: given back if the runner ends any other way than by
+/// finding nothing to do (a panic), so that the next read starts a runner again.
+struct Running<'a> {
+    reads: &'a CoalescedReads,
+    done: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.reads.lock().runners -= 1;
+        }
     }
 }
 
