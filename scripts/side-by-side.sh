@@ -20,7 +20,13 @@
 # under uWSGI with one process. None authenticates: every request is an admin's.
 # `head` (the registry does not route it) and `healthz` (glimpse only) are left out.
 #
-# Environment: ROUNDS (2), DURATION (10 s per run), WARMUP (1 s), CONNECTIONS (32),
+# With REUSE=1 the catalog and the three databases loaded by an earlier run of the same size
+# are used again instead of loaded anew (a million images take 10–15 min per server to load);
+# the scenarios that add images grow them, which is negligible at that size, not at 1,000.
+#
+#   REUSE=1 DURATION=5 scripts/side-by-side.sh 1000000
+#
+# Environment: ROUNDS (2), DURATION (10 s per run), WARMUP (1 s), CONNECTIONS (32), REUSE (0),
 # WORK (/tmp/glimpse-side-by-side), CARGO_TARGET_DIR (target), GLIMPSE_PORT (9491),
 # GLIMPSE_IMAGES_PORT (9492), REGISTRY_PORT (19191), GLANCE_PORT (19292),
 # V1_SCENARIOS, V2_SCENARIOS (comma-separated, to run fewer).
@@ -47,7 +53,18 @@ rm -rf "$WORK/results"
 mkdir -p "$WORK/results"
 catalog="$WORK/catalog-$images.jsonl"
 ids="$WORK/ids-$images.txt"
-"$bin/glimpse-bench" --images "$images" --write-catalog "$catalog" --ids-file "$ids"
+# What an earlier run loaded: a marker per server, naming the catalog size.
+reusing() { # SERVER
+  [[ ${REUSE:-0} == 1 && -s $catalog && -s $ids && -e "$WORK/$1-$images.loaded" ]]
+}
+loaded() { # SERVER: this server's database now holds the catalog of this size, and no other
+  rm -f "$WORK/$1"-*.loaded
+  touch "$WORK/$1-$images.loaded"
+}
+if ! reusing glimpse || ! reusing registry || ! reusing glance; then
+  "$bin/glimpse-bench" --images "$images" --write-catalog "$catalog" --ids-file "$ids"
+  rm -f "$WORK"/*.loaded
+fi
 
 glimpse_pid=
 cleanup() {
@@ -66,23 +83,39 @@ wait_for() { # URL WHAT
   exit 1
 }
 
-echo "== glimpse: SQLite, $images images"
 gdb="$WORK/glimpse-$images.db"
-rm -f "$gdb" "$gdb-wal" "$gdb-shm"
-"$bin/glimpse" db import --database "sqlite://$gdb" --input "$catalog"
+if reusing glimpse && [[ -s $gdb ]]; then
+  echo "== glimpse: SQLite, $images images (reused)"
+else
+  echo "== glimpse: SQLite, $images images"
+  rm -f "$gdb" "$gdb-wal" "$gdb-shm"
+  "$bin/glimpse" db import --database "sqlite://$gdb" --input "$catalog"
+  loaded glimpse
+fi
 
-echo "== glance-registry 20.2: $images images"
-PORT=$REGISTRY_PORT bash scripts/reference-registry.sh --stop > /dev/null
-PORT=$REGISTRY_PORT WORKERS=1 bash scripts/reference-registry.sh --background --fresh-db
-PORT=$REGISTRY_PORT bash scripts/reference-registry.sh --stop
 rdb=${REFERENCE_DIR:-/tmp/glance-reference}/registry.db
-python3 scripts/reference-import.py --db "$rdb" "$catalog"
+PORT=$REGISTRY_PORT bash scripts/reference-registry.sh --stop > /dev/null
+if reusing registry && [[ -s $rdb ]]; then
+  echo "== glance-registry 20.2: $images images (reused)"
+else
+  echo "== glance-registry 20.2: $images images"
+  PORT=$REGISTRY_PORT WORKERS=1 bash scripts/reference-registry.sh --background --fresh-db
+  PORT=$REGISTRY_PORT bash scripts/reference-registry.sh --stop
+  python3 scripts/reference-import.py --db "$rdb" "$catalog"
+  loaded registry
+fi
 
-echo "== glance-api 33: $images images"
 PORT=$GLANCE_PORT bash scripts/reference-glance.sh stop > /dev/null
-PORT=$GLANCE_PORT bash scripts/reference-glance.sh fresh-db
 adb=$(PORT=$GLANCE_PORT bash scripts/reference-glance.sh db-path)
-python3 scripts/reference-import.py --store fs --db "$adb" "$catalog"
+if reusing glance && [[ -s $adb ]]; then
+  echo "== glance-api 33: $images images (reused)"
+else
+  echo "== glance-api 33: $images images"
+  PORT=$GLANCE_PORT bash scripts/reference-glance.sh fresh-db
+  adb=$(PORT=$GLANCE_PORT bash scripts/reference-glance.sh db-path)
+  python3 scripts/reference-import.py --store fs --db "$adb" "$catalog"
+  loaded glance
+fi
 
 # Hot data in the page cache, as on a server that has been running.
 cat "$gdb" "$rdb" "$adb" > /dev/null
