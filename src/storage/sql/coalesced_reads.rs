@@ -21,8 +21,9 @@ use tokio::sync::oneshot;
 const MAX_IDS: usize = 64;
 
 /// How many coalesced queries may be at the database at once. One runner is enough while it
-/// keeps up, and coalesces best (on this project's 2-core machine one runner served more reads
-/// than two or three); another starts only when a whole query's worth of reads is waiting.
+/// keeps up, and coalesces best (fewer, larger queries cost the database and the kernel less
+/// than more, smaller ones; measurements in docs/performance.md); another starts only when a
+/// whole query's worth of reads is waiting.
 const MAX_RUNNERS: usize = 4;
 
 type Answer = Result<Option<Image>, DbError>;
