@@ -104,42 +104,46 @@ impl CoalescedReads {
                 let n = q.waiting.len().min(MAX_IDS);
                 q.waiting.drain(..n).collect::<Vec<_>>()
             };
-            self.answer(&*engine, batch).await;
+            // One query per visibility (per caller, mostly). The groups go to the database
+            // side by side, each on its own connection, as their reads would have alone:
+            // callers who share nothing wait for nobody's query but their own.
+            let mut groups = by_visibility(batch).into_iter();
+            let Some(first) = groups.next() else {
+                continue;
+            };
+            for group in groups {
+                let (reads, engine) = (Arc::clone(&self), Arc::clone(&engine));
+                tokio::spawn(async move { reads.answer(&*engine, group).await });
+            }
+            self.answer(&*engine, first).await;
         }
     }
 
-    /// One query per visibility in `batch`, on one connection.
-    async fn answer<E: Engine>(&self, engine: &E, mut batch: Vec<Waiting>) {
-        let mut session = match engine.read().await {
-            Ok(s) => s,
-            Err(e) => {
-                for w in batch {
-                    let _ = w.reply.send(Err(e.clone()));
-                }
-                return;
-            }
+    /// One query for `group`, reads of one visibility.
+    async fn answer<E: Engine>(&self, engine: &E, group: Vec<Waiting>) {
+        let Some(vis) = group.first().map(|w| w.vis.clone()) else {
+            return;
         };
-        while let Some(first) = batch.first() {
-            let vis = first.vis.clone();
-            let (group, rest): (Vec<_>, Vec<_>) = batch.into_iter().partition(|w| w.vis == vis);
-            batch = rest;
-            let ids: Vec<&ImageId> = group.iter().map(|w| &w.id).collect();
-            let sql = E::render(&statements::select_images_by_id(&padded(&ids), &vis));
-            self.queries.fetch_add(1, Ordering::Relaxed);
-            let row = ImageRow {
-                with_properties: true,
-            };
-            match session.fetch(sql, Planning::Cached, &row).await {
-                Ok(images) => {
-                    for w in group {
-                        let image = images.iter().find(|i| i.id == w.id).cloned();
-                        let _ = w.reply.send(Ok(image));
-                    }
+        let ids: Vec<&ImageId> = group.iter().map(|w| &w.id).collect();
+        let sql = E::render(&statements::select_images_by_id(&padded(&ids), &vis));
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let row = ImageRow {
+            with_properties: true,
+        };
+        let found = match engine.read().await {
+            Ok(mut session) => session.fetch(sql, Planning::Cached, &row).await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(images) => {
+                for w in group {
+                    let image = images.iter().find(|i| i.id == w.id).cloned();
+                    let _ = w.reply.send(Ok(image));
                 }
-                Err(e) => {
-                    for w in group {
-                        let _ = w.reply.send(Err(e.clone()));
-                    }
+            }
+            Err(e) => {
+                for w in group {
+                    let _ = w.reply.send(Err(e.clone()));
                 }
             }
         }
@@ -150,6 +154,21 @@ impl CoalescedReads {
     pub fn queries(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
     }
+}
+
+/// `batch` split into groups of one visibility, in the order of their first read.
+fn by_visibility(batch: Vec<Waiting>) -> Vec<Vec<Waiting>> {
+    let mut groups: Vec<Vec<Waiting>> = Vec::new();
+    for w in batch {
+        match groups
+            .iter_mut()
+            .find(|g| g.first().is_some_and(|f| f.vis == w.vis))
+        {
+            Some(group) => group.push(w),
+            None => groups.push(vec![w]),
+        }
+    }
+    groups
 }
 
 /// A runner's place in the count: given back if the runner ends any other way than by
