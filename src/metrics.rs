@@ -206,3 +206,15 @@ pub fn record_group_commit(writes: usize) {
     metrics::counter!("glimpse_sqlite_commits_total").increment(1);
     metrics::counter!("glimpse_sqlite_committed_writes_total").increment(writes as u64);
 }
+
+/// One pass of the SQLite checkpoint thread: the WAL's length and how much of it is copied.
+pub fn record_checkpoint(frames: i64, copied: i64) {
+    metrics::counter!("glimpse_sqlite_checkpoints_total").increment(1);
+    metrics::gauge!("glimpse_sqlite_wal_frames").set(frames as f64);
+    metrics::gauge!("glimpse_sqlite_wal_frames_copied").set(copied as f64);
+}
+
+/// The committer copied the WAL's last frames itself, so that the next batch rewinds it.
+pub fn record_wal_catch_up() {
+    metrics::counter!("glimpse_sqlite_wal_catch_ups_total").increment(1);
+}

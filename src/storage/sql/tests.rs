@@ -244,6 +244,39 @@ async fn the_periodic_statistics_refresh_analyzes_only_what_is_stale() {
     );
 }
 
+/// The writer never checkpoints; the checkpoint thread copies the WAL into the database
+/// file and the WAL is rewound from its start once long, so under steady writes it stays
+/// near its mark instead of growing with every commit (each of these commits writes a
+/// dozen frames: without the rewinding the WAL ends far beyond the bound checked), and
+/// everything written is in the database once the store is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_copied_and_rewound_while_writes_go_on() {
+    use super::engine::sqlite::REWIND_FRAMES;
+    let db = TestDb::sqlite();
+    let file = db.url.trim_start_matches("sqlite://").to_owned();
+    let store = sqlite_catalog(&db.url, &PoolSettings::default()).await;
+    let writes = 2 * REWIND_FRAMES as usize / 3;
+    for n in 0..writes {
+        let mut img = image(n, "linux");
+        img.properties
+            .insert("description".into(), format!("{n:0>1500}"));
+        assert!(store.create_image(&img).await.is_ok());
+    }
+    let wal = std::fs::metadata(format!("{file}-wal")).map_or(0, |m| m.len());
+    let frame = 4096 + 24;
+    assert!(
+        wal < 2 * REWIND_FRAMES as u64 * frame,
+        "the WAL grew to {} frames for {writes} commits",
+        wal / frame
+    );
+    drop(store);
+    let Ok(conn) = rusqlite::Connection::open(&file) else {
+        panic!("the database file opens")
+    };
+    let count: Result<i64, _> = conn.query_row("SELECT count(*) FROM images", [], |r| r.get(0));
+    assert_eq!(count.ok(), Some(writes as i64));
+}
+
 /// With every reader connection busy, a read waits at most the acquire timeout and is
 /// then refused as unavailable (503), not queued without bound; once a connection is free
 /// again reads are served.

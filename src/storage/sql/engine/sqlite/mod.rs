@@ -12,6 +12,7 @@
 //!   commit, one savepoint each). WAL lets readers run beside the writer; `synchronous =
 //!   FULL` syncs the WAL on every commit, so an acknowledged write survives a power cut, not
 //!   just a crash.
+//! - WAL checkpoints run on a thread of their own ([`checkpointer`]), not inside a commit.
 //! - An in-memory database has no file to share: its reads go to the writer connection.
 //! - Migrations run through sqlx's embedded migrator on a short-lived sqlx connection, so
 //!   databases created by earlier versions (which carry `_sqlx_migrations`) stay compatible.
@@ -21,6 +22,9 @@ use crate::domain::Timestamp;
 use crate::error::{Error, Result};
 use crate::storage::PoolStats;
 use crate::storage::sql::{Backend, PoolSettings};
+use checkpointer::Checkpointer;
+#[cfg(test)]
+pub use checkpointer::REWIND_FRAMES;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, Row};
 use sea_query::{QueryStatementWriter, SqliteQueryBuilder, Value};
@@ -33,6 +37,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 use writer::{WriteSession, Writer};
 
+mod checkpointer;
 mod writer;
 
 pub(crate) static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -126,7 +131,9 @@ impl Sqlite {
         writer
             .execute_batch(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                 PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{WRITER_CACHE_KIB};"
+                 PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{WRITER_CACHE_KIB}; \
+                 PRAGMA wal_autocheckpoint = {};",
+                if in_memory { 1000 } else { 0 }
             ))
             .map_err(open_failed)?;
         writer.busy_timeout(BUSY_TIMEOUT).map_err(open_failed)?;
@@ -146,8 +153,19 @@ impl Sqlite {
                 size: n,
             }))
         };
+        // The checkpoint thread replaces SQLite's automatic checkpoint on the writer.
+        let checkpointer = if in_memory {
+            None
+        } else {
+            let conn = Connection::open_with_flags(&file, flags).map_err(open_failed)?;
+            conn.busy_timeout(READER_BUSY_TIMEOUT)
+                .map_err(open_failed)?;
+            Some(Checkpointer::start(conn).map_err(|e| {
+                Error::Internal(format!("cannot start the SQLite checkpointer: {e}"))
+            })?)
+        };
         Ok(Sqlite {
-            writer: Writer::start(writer)
+            writer: Writer::start(writer, checkpointer)
                 .map_err(|e| Error::Internal(format!("cannot start the SQLite committer: {e}")))?,
             readers,
             read_timeout: settings.acquire_timeout,

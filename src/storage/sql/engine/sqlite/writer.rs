@@ -11,6 +11,7 @@
 
 use super::super::{DbError, DbErrorKind};
 use super::blocking;
+use super::checkpointer::Checkpointer;
 use rusqlite::Connection;
 use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub struct Writer {
     batch: watch::Sender<Option<Outcome>>,
     /// Wakes the committer thread: a batch waits for its commit.
     committer: mpsc::Sender<()>,
+    /// Copies committed WAL frames into the database file; `None` in memory (no WAL).
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Writer {
@@ -36,13 +39,17 @@ impl Writer {
     /// The commit runs on a thread of its own rather than in a runtime task: a task would
     /// wait its turn behind every ready request on the runtime's workers (under a read-heavy
     /// load, most of a write's latency); the thread is woken at once.
-    pub fn start(conn: Connection) -> std::io::Result<Arc<Mutex<Writer>>> {
+    pub fn start(
+        conn: Connection,
+        checkpointer: Option<Checkpointer>,
+    ) -> std::io::Result<Arc<Mutex<Writer>>> {
         let (committer, wakes) = mpsc::channel();
         let writer = Arc::new(Mutex::new(Writer {
             conn,
             pending: 0,
             batch: watch::Sender::new(None),
             committer,
+            checkpointer,
         }));
         let weak = Arc::downgrade(&writer);
         std::thread::Builder::new()
@@ -82,6 +89,10 @@ impl Writer {
             Err(_) => {}
         }
         self.settle(outcome.clone());
+        // After the batch's writes are acknowledged, before the next batch begins.
+        if let (Ok(()), Some(c)) = (&outcome, &self.checkpointer) {
+            blocking(|| c.after_commit());
+        }
         outcome
     }
 }
